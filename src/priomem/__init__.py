@@ -1,0 +1,66 @@
+"""priomem: long-term memory for LLM agents that knows what matters.
+
+A priority-memory engine on ChromaDB: remember text with a priority, tags, a namespace
+and a time; recall it by meaning and by words, ranked by similarity, priority and
+recency; forget it by id, by filter or by expiry.
+
+    >>> from priomem import MemoryEngine, Priority
+    >>> engine = MemoryEngine("./memory")                          # doctest: +SKIP
+    >>> engine.remember("SLA: orders table fresh by 06:00", priority="critical")  # doctest: +SKIP
+
+Importing priomem loads neither LangChain nor MCP nor the embedding model.
+"""
+
+from priomem._embedding import DEFAULT_MODEL_NAME, Embedder, HashEmbedder, SentenceTransformerEmbedder
+from priomem._engine import MemoryEngine
+from priomem._errors import (
+    EmbeddingError,
+    FormatError,
+    InvalidInputError,
+    InvalidPriorityError,
+    ModelMismatchError,
+    NotFoundError,
+    PriomemError,
+    QuotaExceededError,
+    StoreError,
+    StoreLockedError,
+    StoreUnavailableError,
+    WrongTypeError,
+)
+from priomem._models import ForgetReport, Memory, RecallHit, ScoreParts
+from priomem._priority import Priority
+from priomem._scoring import Weights
+from priomem._settings import Settings
+from priomem._timeparse import parse_duration, parse_time
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "Embedder",
+    "EmbeddingError",
+    "ForgetReport",
+    "FormatError",
+    "HashEmbedder",
+    "InvalidInputError",
+    "InvalidPriorityError",
+    "Memory",
+    "MemoryEngine",
+    "ModelMismatchError",
+    "NotFoundError",
+    "PriomemError",
+    "Priority",
+    "QuotaExceededError",
+    "RecallHit",
+    "ScoreParts",
+    "SentenceTransformerEmbedder",
+    "Settings",
+    "StoreError",
+    "StoreLockedError",
+    "StoreUnavailableError",
+    "Weights",
+    "WrongTypeError",
+    "__version__",
+    "parse_duration",
+    "parse_time",
+]

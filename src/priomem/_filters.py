@@ -1,0 +1,88 @@
+"""Recall/list/forget filters: one validated object, checked in Python or sent to Chroma."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from priomem._errors import InvalidInputError
+from priomem._priority import Priority
+from priomem._records import NEVER, epoch
+
+__all__ = ["Filter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Which memories a call is about. ``tags``: a memory must carry all of them.
+
+    Times bound ``created_at`` (when the remembered thing happened): ``since`` inclusive,
+    ``until`` inclusive, ``before`` exclusive.
+    """
+
+    tags: tuple[str, ...] = ()
+    min_priority: Priority | None = None
+    max_priority: Priority | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_priority and self.max_priority and self.min_priority > self.max_priority:
+            raise InvalidInputError(
+                f"min_priority ({self.min_priority.name}) is above max_priority ({self.max_priority.name}); "
+                "nothing could match. Swap them.",
+                field="min_priority",
+            )
+        if self.since and self.until and self.since > self.until:
+            raise InvalidInputError(
+                f"since ({self.since.isoformat()}) is after until ({self.until.isoformat()}); nothing could "
+                "match. Swap them.",
+                field="since",
+            )
+
+    @property
+    def empty(self) -> bool:
+        return not (self.tags or self.min_priority or self.max_priority or self.since or self.until or self.before)
+
+    def where(self, *, live_at: float | None = None, expired_at: float | None = None) -> dict[str, Any] | None:
+        """The Chroma ``where`` clause for this filter (and liveness), or None for none."""
+        clauses: list[dict[str, Any]] = [{"pm_tags": {"$contains": t}} for t in self.tags]
+        if self.min_priority:
+            clauses.append({"pm_priority": {"$gte": int(self.min_priority)}})
+        if self.max_priority:
+            clauses.append({"pm_priority": {"$lte": int(self.max_priority)}})
+        if self.since:
+            clauses.append({"pm_created": {"$gte": epoch(self.since)}})
+        if self.until:
+            clauses.append({"pm_created": {"$lte": epoch(self.until)}})
+        if self.before:
+            clauses.append({"pm_created": {"$lt": epoch(self.before)}})
+        if live_at is not None:
+            clauses.append({"pm_expires": {"$gt": live_at}})
+        if expired_at is not None:
+            clauses.append({"pm_expires": {"$lte": expired_at}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def matches(self, meta: dict[str, Any], now_epoch: float) -> bool:
+        """Whether a stored record's metadata passes the filter and is live at ``now_epoch``."""
+        if float(meta.get("pm_expires", NEVER)) <= now_epoch:
+            return False
+        if self.tags:
+            have = meta.get("pm_tags") or ()
+            if any(t not in have for t in self.tags):
+                return False
+        priority = int(meta.get("pm_priority", 2))
+        if self.min_priority and priority < self.min_priority:
+            return False
+        if self.max_priority and priority > self.max_priority:
+            return False
+        created = float(meta.get("pm_created", 0.0))
+        if self.since and created < epoch(self.since):
+            return False
+        if self.until and created > epoch(self.until):
+            return False
+        return not (self.before and created >= epoch(self.before))

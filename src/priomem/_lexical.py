@@ -1,0 +1,125 @@
+"""Word-level evidence for hybrid recall: tokenising, light stemming, BM25. Pure, no I/O.
+
+Each stored memory carries its distinct terms (``terms_of``) in Chroma metadata, so any
+process sharing the store can find the memories that contain a query term with an
+exact-match filter: the lexical index lives in Chroma itself and never goes stale.
+Document frequencies come from those look-ups at query time.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = ["BM25_B", "BM25_K1", "MAX_TERMS", "bm25_scores", "query_terms", "terms_of", "tokenize"]
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+#: Distinct terms kept per memory (the rarest-looking: longest first); bounds metadata size.
+MAX_TERMS = 256
+#: Query terms looked up at most (the longest, which tend to be the rarest).
+MAX_QUERY_TERMS = 12
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+# Function words that carry no evidence on their own. Kept short on purpose: words such as
+# "when", "who", "where" are dropped too, because questions carry them and answers do not.
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves s t d ll m re ve don didn doesn isn wasn weren won also got get gets
+    said say says did does like really yeah oh ok okay
+    """.split()
+)
+
+
+def _stem(word: str) -> str:
+    """A light, conservative English stemmer (plural and common verb suffixes)."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("sses"):
+        return word[:-2]
+    if word.endswith("ing") and len(word) > 5:
+        stem = word[:-3]
+        return stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "lsz" else stem
+    if word.endswith("ed") and len(word) > 4:
+        stem = word[:-2]
+        return stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "lsz" else stem
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens of ``text``, stemmed, stop words removed."""
+    return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+
+
+def terms_of(text: str) -> tuple[list[str], int]:
+    """The distinct terms of a memory (at most ``MAX_TERMS``) and its token count."""
+    tokens = tokenize(text)
+    distinct = sorted(set(tokens))
+    if len(distinct) > MAX_TERMS:
+        distinct = sorted(sorted(distinct, key=lambda t: (-len(t), t))[:MAX_TERMS])
+    return distinct, len(tokens)
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct terms of a query, at most ``MAX_QUERY_TERMS`` (longest first)."""
+    distinct = list(dict.fromkeys(tokenize(text)))
+    if len(distinct) > MAX_QUERY_TERMS:
+        distinct = sorted(distinct, key=lambda t: (-len(t), t))[:MAX_QUERY_TERMS]
+    return distinct
+
+
+def idf(doc_count: int, doc_freq: int) -> float:
+    """BM25's (non-negative) inverse document frequency."""
+    return math.log(1.0 + (doc_count - doc_freq + 0.5) / (doc_freq + 0.5))
+
+
+def bm25_scores(
+    terms: Sequence[str],
+    doc_freqs: Mapping[str, int],
+    doc_count: int,
+    documents: Mapping[str, str],
+    *,
+    avg_len: float | None = None,
+) -> dict[str, float]:
+    """Normalised BM25 of each document: 0..1, the share of the query's IDF mass matched.
+
+    A document that holds every query term once, at average length, scores 1; more
+    occurrences cannot push it past 1. Documents matching nothing score 0.
+    """
+    weights = {t: idf(doc_count, doc_freqs.get(t, 0)) for t in terms if doc_freqs.get(t, 0) > 0}
+    total = sum(weights.values())
+    if total <= 0 or not documents:
+        return dict.fromkeys(documents, 0.0)
+    counted = {doc_id: Counter(tokenize(text)) for doc_id, text in documents.items()}
+    lengths = {doc_id: sum(c.values()) for doc_id, c in counted.items()}
+    mean = avg_len if avg_len and avg_len > 0 else max(sum(lengths.values()) / len(lengths), 1.0)
+    scores: dict[str, float] = {}
+    for doc_id, counts in counted.items():
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[doc_id] / mean)
+        value = 0.0
+        for term, weight in weights.items():
+            tf = counts.get(term, 0)
+            if tf:
+                value += weight * tf * (BM25_K1 + 1) / (tf + norm)
+        scores[doc_id] = min(value / total, 1.0)
+    return scores
+
+
+def matched_terms(terms: Iterable[str], text: str) -> list[str]:
+    """The query terms that occur in ``text`` (for explaining a hit)."""
+    present = set(tokenize(text))
+    return [t for t in terms if t in present]

@@ -1,0 +1,116 @@
+"""Translation between :class:`Memory` and Chroma records (document + flat metadata), and ids.
+
+Layout of a record's metadata (all flat, as Chroma requires):
+
+| key | meaning |
+|---|---|
+| ``pm_v`` | schema version |
+| ``pm_priority`` | 1..4 |
+| ``pm_tags`` | list of tags (absent when none: Chroma lists must be non-empty) |
+| ``pm_terms`` / ``pm_len`` | distinct lexical terms / token count, for hybrid recall |
+| ``pm_created`` / ``pm_stored`` / ``pm_accessed`` | epoch seconds (``pm_accessed`` 0: never) |
+| ``pm_access`` | access count |
+| ``pm_expires`` | epoch seconds, or ``NEVER`` |
+| ``pm_refs`` / ``pm_from`` | related ids / ids this memory was consolidated from |
+| ``pm_lineage`` | true when the memory has refs or a ``lineage`` metadata field |
+| ``pm_hash`` | hash of the whitespace-collapsed content, for dedup |
+| ``m.<key>`` | the caller's metadata |
+
+The document is the content itself, so Chroma's own tools show readable records.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from priomem._lexical import terms_of
+from priomem._models import SCHEMA_VERSION, Memory
+from priomem._priority import Priority
+
+__all__ = ["NEVER", "decode", "encode", "epoch", "from_epoch", "new_id"]
+
+#: ``pm_expires`` of a memory that never expires (Chroma metadata cannot hold None).
+NEVER = 253402300799.0  # 9999-12-31T23:59:59Z
+USER_PREFIX = "m."
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def epoch(value: datetime) -> float:
+    return value.timestamp()
+
+
+def from_epoch(value: float) -> datetime:
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def new_id(created_at: datetime | None = None) -> str:
+    """A 26-character ULID: 48 bits of milliseconds since 1970, 80 random bits.
+
+    Ids sort by the time they carry, which lets ``list`` page newest-first without
+    reading every record's metadata.
+    """
+    millis = int((created_at.timestamp() if created_at else time.time()) * 1000)
+    value = (max(millis, 0) & ((1 << 48) - 1)) << 80 | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
+    """The document and metadata that store ``memory``."""
+    terms, length = terms_of(memory.content)
+    meta: dict[str, Any] = {
+        "pm_v": SCHEMA_VERSION,
+        "pm_priority": int(memory.priority),
+        "pm_len": length,
+        "pm_created": epoch(memory.created_at),
+        "pm_stored": epoch(memory.stored_at),
+        "pm_accessed": epoch(memory.last_accessed_at) if memory.last_accessed_at else 0.0,
+        "pm_access": memory.access_count,
+        "pm_expires": epoch(memory.expires_at) if memory.expires_at else NEVER,
+        "pm_lineage": bool(memory.refs) or "lineage" in memory.metadata,
+        "pm_hash": memory.content_hash,
+    }
+    if terms:
+        meta["pm_terms"] = terms
+    if memory.tags:
+        meta["pm_tags"] = list(memory.tags)
+    if memory.refs:
+        meta["pm_refs"] = list(memory.refs)
+    if memory.consolidated_from:
+        meta["pm_from"] = list(memory.consolidated_from)
+    for key, value in memory.metadata.items():
+        meta[USER_PREFIX + key] = value
+    return memory.content, meta
+
+
+def decode(record_id: str, document: str, meta: dict[str, Any], namespace: str) -> Memory:
+    """The :class:`Memory` a stored record holds."""
+    accessed = float(meta.get("pm_accessed", 0.0) or 0.0)
+    expires = float(meta.get("pm_expires", NEVER))
+    return Memory(
+        id=record_id,
+        content=document,
+        priority=Priority(int(meta.get("pm_priority", 2))),
+        namespace=namespace,
+        tags=tuple(meta.get("pm_tags") or ()),
+        metadata={k[len(USER_PREFIX) :]: v for k, v in meta.items() if k.startswith(USER_PREFIX)},
+        created_at=from_epoch(float(meta.get("pm_created", 0.0))),
+        stored_at=from_epoch(float(meta.get("pm_stored", 0.0))),
+        last_accessed_at=from_epoch(accessed) if accessed > 0 else None,
+        access_count=int(meta.get("pm_access", 0)),
+        expires_at=None if expires >= NEVER else from_epoch(expires),
+        refs=tuple(meta.get("pm_refs") or ()),
+        consolidated_from=tuple(meta.get("pm_from") or ()),
+        content_hash=str(meta.get("pm_hash", "")),
+        schema_version=int(meta.get("pm_v", SCHEMA_VERSION)),
+    )
+
+
+def is_live(meta: dict[str, Any], now_epoch: float) -> bool:
+    return float(meta.get("pm_expires", NEVER)) > now_epoch

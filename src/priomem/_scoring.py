@@ -1,0 +1,123 @@
+"""Ranking: pure functions, no I/O. Every part is in 0..1 and higher is better.
+
+The score of a memory for a query is a weighted mean::
+
+    score = (w_sim·similarity + w_lex·lexical + w_pri·priority + w_rec·recency + w_acc·access)
+            / (w_sim + w_lex + w_pri + w_rec + w_acc)
+
+- ``similarity``: cosine similarity of query and memory embeddings, clipped to 0..1.
+- ``lexical``: share of the query's word evidence (BM25 weight) the memory matches, 0..1
+  (0 for every memory when hybrid retrieval is off; the term is then left out).
+- ``priority``: (priority - 1) / 3, so LOW 0, MEDIUM 1/3, HIGH 2/3, CRITICAL 1.
+- ``recency``: 0.5 ** (age / half_life), age counted from ``created_at``.
+- ``access``: log(1 + access_count) / log(1 + 32), capped at 1.
+
+With the default weights (1.0, 0.5, 0.08, 0.10, 0.04) similarity dominates: priority moves
+a memory by at most 0.08 of similarity (CRITICAL over LOW), recency and access by at most
+0.10 and 0.04. So a CRITICAL memory outranks an equally recent LOW one that is up to 0.08
+closer in cosine similarity, and never one that is more than 0.12 closer (0.08 + 0.04 for
+the largest possible access difference), inside the 0.05 / 0.15 band the design asks for.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from priomem._errors import InvalidInputError
+from priomem._models import ScoreParts
+from priomem._priority import Priority
+
+__all__ = [
+    "Weights",
+    "access_part",
+    "combine",
+    "eviction_key",
+    "priority_part",
+    "recency_part",
+]
+
+_ACCESS_SATURATION = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Weights of the ranking formula and the recency half-life (in days)."""
+
+    similarity: float = 1.0
+    lexical: float = 0.5
+    priority: float = 0.08
+    recency: float = 0.10
+    access: float = 0.04
+    half_life_days: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("similarity", "lexical", "priority", "recency", "access", "half_life_days"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise InvalidInputError(f"weights.{name}: must be a finite number >= 0, got {value!r}.")
+        if self.similarity + self.lexical <= 0:
+            raise InvalidInputError("weights: similarity and lexical cannot both be 0; relevance would be lost.")
+        if self.half_life_days <= 0:
+            raise InvalidInputError("weights.half_life_days: must be > 0.")
+
+
+def priority_part(priority: Priority) -> float:
+    """LOW 0, MEDIUM 1/3, HIGH 2/3, CRITICAL 1."""
+    return (int(priority) - 1) / 3.0
+
+
+def recency_part(created_at: datetime, now: datetime, half_life_days: float) -> float:
+    """1 for a memory created now, halving every ``half_life_days``; future times count as now."""
+    age_days = max((now - created_at).total_seconds(), 0.0) / 86400.0
+    return float(0.5 ** (age_days / half_life_days))
+
+
+def access_part(access_count: int) -> float:
+    """Diminishing reward for being recalled often: 0 never, 1 at 32 recalls or more."""
+    if access_count <= 0:
+        return 0.0
+    return min(1.0, math.log1p(access_count) / math.log1p(_ACCESS_SATURATION))
+
+
+def combine(
+    weights: Weights,
+    *,
+    similarity: float,
+    lexical: float,
+    priority: Priority,
+    created_at: datetime,
+    access_count: int,
+    now: datetime,
+    use_lexical: bool = True,
+) -> tuple[float, ScoreParts]:
+    """The score (0..1) of one memory and the parts it was made of."""
+    sim = min(max(similarity, 0.0), 1.0)
+    lex = min(max(lexical, 0.0), 1.0) if use_lexical else 0.0
+    w_lex = weights.lexical if use_lexical else 0.0
+    pri = priority_part(priority)
+    rec = recency_part(created_at, now, weights.half_life_days)
+    acc = access_part(access_count)
+    rel_weight = weights.similarity + w_lex
+    relevance = (weights.similarity * sim + w_lex * lex) / rel_weight
+    total = rel_weight + weights.priority + weights.recency + weights.access
+    raw = rel_weight * relevance + weights.priority * pri + weights.recency * rec + weights.access * acc
+    return raw / total, ScoreParts(
+        similarity=sim, lexical=lex, relevance=relevance, priority=pri, recency=rec, access=acc
+    )
+
+
+def eviction_key(
+    priority: Priority,
+    has_lineage: bool,
+    last_used_epoch: float,
+    access_count: int,
+) -> tuple[int, int, float, int]:
+    """Sort key for eviction: the smallest key is evicted first.
+
+    Lowest priority first; within a priority, memories without lineage before those with
+    it; then least recently used (last access, or storage time when never recalled); then
+    least accessed. CRITICAL memories are never passed to eviction at all.
+    """
+    return (int(priority), 1 if has_lineage else 0, last_used_epoch, access_count)

@@ -1,0 +1,196 @@
+"""Validation of everything that crosses the public API, with messages naming the field.
+
+Every check runs before anything is written, so a refused call leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from priomem._errors import InvalidInputError, WrongTypeError
+from priomem._models import MetadataValue
+
+__all__ = [
+    "content_hash",
+    "validate_content",
+    "validate_id",
+    "validate_ids",
+    "validate_k",
+    "validate_metadata",
+    "validate_namespace",
+    "validate_tags",
+]
+
+NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.\-:@]{1,128}$")
+METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+ID_RE = re.compile(r"^[A-Za-z0-9_.\-:]{1,128}$")
+_TAG_EXTRA = set("-_.:/@#+")
+MAX_TAG_CHARS = 64
+MAX_METADATA_STR = 8192
+_INT64 = 2**63 - 1
+_WS = re.compile(r"\s+")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 50 else text[:47] + "..."
+
+
+def _check_text(text: str, field: str) -> None:
+    """Refuse lone surrogates, NUL and other control characters (tab and newlines allowed)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(
+            f"{field}: contains a lone surrogate (invalid Unicode); send valid UTF-8 text.", field=field
+        ) from None
+    for ch in text:
+        if ch in "\t\n\r":
+            continue
+        if unicodedata.category(ch) == "Cc":
+            raise InvalidInputError(
+                f"{field}: contains the control character U+{ord(ch):04X}; remove control characters "
+                "(tab and newlines are fine).",
+                field=field,
+            )
+
+
+def validate_namespace(value: Any, field: str = "namespace") -> str:
+    """1-128 ASCII letters, digits and ``_ . - : @``."""
+    if not isinstance(value, str):
+        raise WrongTypeError(f"{field}: expected a string, got {type(value).__name__}.", field=field)
+    if not NAMESPACE_RE.match(value):
+        raise InvalidInputError(
+            f"{field}: {_short(value)} is not a valid namespace; use 1-128 ASCII letters, digits "
+            "and _ . - : @ (for example 'user:alice' or 'agent-7').",
+            field=field,
+        )
+    return value
+
+
+def validate_content(value: Any, max_chars: int, field: str = "content") -> str:
+    """Non-blank text of at most ``max_chars`` characters; surrounding whitespace is stripped."""
+    if not isinstance(value, str):
+        raise WrongTypeError(f"{field}: expected a string, got {type(value).__name__}.", field=field)
+    if len(value) > max_chars:
+        raise InvalidInputError(
+            f"{field}: {len(value):,} characters is over the limit of {max_chars:,}; split it into "
+            "smaller memories (or raise PRIOMEM_MAX_CONTENT_CHARS).",
+            field=field,
+        )
+    text = value.strip()
+    if not text:
+        raise InvalidInputError(f"{field}: is empty or only whitespace; give the text to remember.", field=field)
+    _check_text(text, field)
+    return text
+
+
+def content_hash(text: str) -> str:
+    """Hash of ``text`` with runs of whitespace collapsed: equal hashes mean duplicates."""
+    return hashlib.sha256(_WS.sub(" ", text).strip().encode("utf-8")).hexdigest()[:32]
+
+
+def validate_tags(value: Any, max_tags: int, field: str = "tags") -> tuple[str, ...]:
+    """A sequence of 1-64 character tags: letters, digits and ``- _ . : / @ # +``; deduplicated."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise WrongTypeError(
+            f"{field}: expected a list of strings (for example ['etl', 'sla']), got {type(value).__name__}.",
+            field=field,
+        )
+    tags: list[str] = []
+    for tag in value:
+        if not isinstance(tag, str):
+            raise WrongTypeError(f"{field}: every tag must be a string, got {type(tag).__name__}.", field=field)
+        text = tag.strip()
+        if not 1 <= len(text) <= MAX_TAG_CHARS or not all(ch.isalnum() or ch in _TAG_EXTRA for ch in text) or text[0] in "$":
+            raise InvalidInputError(
+                f"{field}: {_short(tag)} is not a valid tag; use 1-64 letters, digits and - _ . : / @ # +.",
+                field=field,
+            )
+        _check_text(text, field)
+        if text not in tags:
+            tags.append(text)
+    if len(tags) > max_tags:
+        raise InvalidInputError(f"{field}: {len(tags)} tags is over the limit of {max_tags}.", field=field)
+    return tuple(tags)
+
+
+def validate_metadata(value: Any, max_keys: int, field: str = "metadata") -> dict[str, MetadataValue]:
+    """A flat mapping of str keys to str, int, float (finite) or bool values."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise WrongTypeError(f"{field}: expected a mapping of flat values, got {type(value).__name__}.", field=field)
+    if len(value) > max_keys:
+        raise InvalidInputError(f"{field}: {len(value)} keys is over the limit of {max_keys}.", field=field)
+    result: dict[str, MetadataValue] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not METADATA_KEY_RE.match(key):
+            raise InvalidInputError(
+                f"{field}: key {_short(key)} is not valid; use 1-64 ASCII letters, digits, _ . - "
+                "(not starting with . or -).",
+                field=field,
+            )
+        name = f"{field}.{key}"
+        if isinstance(item, bool):
+            result[key] = item
+        elif isinstance(item, int):
+            if abs(item) > _INT64:
+                raise InvalidInputError(f"{name}: {item} does not fit in 64 bits; store it as a string.", field=name)
+            result[key] = item
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise InvalidInputError(f"{name}: {item} is not a finite number; use a finite value or a string.", field=name)
+            result[key] = item
+        elif isinstance(item, str):
+            if len(item) > MAX_METADATA_STR:
+                raise InvalidInputError(f"{name}: over {MAX_METADATA_STR} characters; put long text in content.", field=name)
+            _check_text(item, name)
+            result[key] = item
+        else:
+            raise WrongTypeError(
+                f"{name}: {type(item).__name__} values are not allowed; use a string, number or "
+                "boolean (flatten nested values into separate keys).",
+                field=name,
+            )
+    return result
+
+
+def validate_id(value: Any, field: str = "id") -> str:
+    if not isinstance(value, str):
+        raise WrongTypeError(f"{field}: expected a string id, got {type(value).__name__}.", field=field)
+    if not ID_RE.match(value):
+        raise InvalidInputError(
+            f"{field}: {_short(value)} is not a memory id; ids are 1-128 letters, digits and _ . - :.",
+            field=field,
+        )
+    return value
+
+
+def validate_ids(value: Any, field: str = "ids") -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise WrongTypeError(f"{field}: expected a list of ids, got {type(value).__name__}.", field=field)
+    return tuple(dict.fromkeys(validate_id(v, field) for v in value))
+
+
+def validate_k(value: Any, max_k: int, field: str = "k") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WrongTypeError(f"{field}: expected a whole number, got {type(value).__name__}.", field=field)
+    if not 1 <= value <= max_k:
+        raise InvalidInputError(f"{field}: {value} is out of range; use a number from 1 to {max_k}.", field=field)
+    return value
+
+
+def validate_limit(value: Any, maximum: int, field: str = "limit", minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WrongTypeError(f"{field}: expected a whole number, got {type(value).__name__}.", field=field)
+    if not minimum <= value <= maximum:
+        raise InvalidInputError(f"{field}: {value} is out of range; use {minimum} to {maximum}.", field=field)
+    return value
