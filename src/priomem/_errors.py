@@ -8,6 +8,7 @@ message says what to do next::
     │   └── InvalidPriorityError                 a priority that is not LOW..CRITICAL
     ├── WrongTypeError (also TypeError)          an argument of the wrong type
     ├── NotFoundError (also KeyError)            an id or namespace that does not exist
+    ├── NamespaceNotAllowedError                 a namespace outside what a caller may use
     ├── QuotaExceededError                       a write that no eviction can make room for
     ├── StoreError                               the Chroma store failed or is unusable
     │   ├── StoreLockedError                     another process owns an embedded store
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidPriorityError",
     "ModelMismatchError",
+    "NamespaceNotAllowedError",
     "NotFoundError",
     "PriomemError",
     "QuotaExceededError",
@@ -70,6 +72,10 @@ class NotFoundError(PriomemError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return self.message
+
+
+class NamespaceNotAllowedError(PriomemError):
+    """A namespace the caller (a token, a locked server) may not use."""
 
 
 class QuotaExceededError(PriomemError):

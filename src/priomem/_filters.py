@@ -44,9 +44,13 @@ class Filter:
 
     @property
     def empty(self) -> bool:
-        return not (self.tags or self.min_priority or self.max_priority or self.since or self.until or self.before)
+        return not (
+            self.tags or self.min_priority or self.max_priority or self.since or self.until or self.before
+        )
 
-    def where(self, *, live_at: float | None = None, expired_at: float | None = None) -> dict[str, Any] | None:
+    def where(
+        self, *, live_at: float | None = None, expired_at: float | None = None
+    ) -> dict[str, Any] | None:
         """The Chroma ``where`` clause for this filter (and liveness), or None for none."""
         clauses: list[dict[str, Any]] = [{"pm_tags": {"$contains": t}} for t in self.tags]
         if self.min_priority:

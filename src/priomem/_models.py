@@ -103,12 +103,14 @@ class RecallHit:
 
     memory: Memory
     score: float
-    parts: ScoreParts = field(
-        default_factory=lambda: ScoreParts(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    )
+    parts: ScoreParts = field(default_factory=lambda: ScoreParts(0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.memory.to_dict(), "score": round(self.score, 6), "parts": self.parts.to_dict()}
+        return {
+            **self.memory.to_dict(),
+            "score": round(self.score, 6),
+            "parts": self.parts.to_dict(),
+        }
 
 
 @dataclass(frozen=True, slots=True)

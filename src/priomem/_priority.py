@@ -52,8 +52,7 @@ class Priority(IntEnum):
                 return cls.parse(int(name), field=field)
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         raise InvalidPriorityError(
-            f"{field}: {shown} is not a priority; use one of low, medium, high, critical "
-            "(any case) or 1-4.",
+            f"{field}: {shown} is not a priority; use one of low, medium, high, critical (any case) or 1-4.",
             field=field,
         )
 

@@ -58,7 +58,9 @@ class Weights:
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise InvalidInputError(f"weights.{name}: must be a finite number >= 0, got {value!r}.")
         if self.similarity + self.lexical <= 0:
-            raise InvalidInputError("weights: similarity and lexical cannot both be 0; relevance would be lost.")
+            raise InvalidInputError(
+                "weights: similarity and lexical cannot both be 0; relevance would be lost."
+            )
         if self.half_life_days <= 0:
             raise InvalidInputError("weights.half_life_days: must be > 0.")
 

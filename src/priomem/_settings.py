@@ -127,13 +127,17 @@ class Settings:
         for priority in Priority:
             if (raw := get("TTL_" + priority.name)) is not None:
                 retention[priority] = (
-                    None if raw.lower() in {"none", "never", "0"} else parse_duration(raw, field="PRIOMEM_TTL_" + priority.name)
+                    None
+                    if raw.lower() in {"none", "never", "0"}
+                    else parse_duration(raw, field="PRIOMEM_TTL_" + priority.name)
                 )
         values["retention"] = MappingProxyType(retention)
         known = {f.name for f in fields(cls)}
         for key, value in overrides.items():
             if key not in known:
-                raise InvalidInputError(f"settings: unknown setting {key!r}; known: {', '.join(sorted(known))}.")
+                raise InvalidInputError(
+                    f"settings: unknown setting {key!r}; known: {', '.join(sorted(known))}."
+                )
             if value is not None:
                 values[key] = value
         return cls(**values)

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,9 @@ class ChromaStore:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"could not create the store folder {path}: {exc}; pass another --path.") from exc
+            raise StoreError(
+                f"could not create the store folder {path}: {exc}; pass another --path."
+            ) from exc
         lock = StoreLock(path)
         lock.acquire()
         try:
@@ -147,7 +149,11 @@ class ChromaStore:
         return cls(client, owns_client=True, location=url, **kwargs)
 
     def _check_model(self) -> None:
-        wanted = {"pm_model": self._model_name, "pm_dim": self._dimension, "pm_schema": STORE_SCHEMA}
+        wanted = {
+            "pm_model": self._model_name,
+            "pm_dim": self._dimension,
+            "pm_schema": STORE_SCHEMA,
+        }
         with _chroma("read the store's model record"):
             meta = self._client.get_or_create_collection(
                 META_COLLECTION, metadata=wanted, embedding_function=None
@@ -181,7 +187,11 @@ class ChromaStore:
                 if create:
                     col = self._client.get_or_create_collection(
                         name,
-                        metadata={"pm_namespace": namespace, "pm_model": self._model_name, "pm_dim": self._dimension},
+                        metadata={
+                            "pm_namespace": namespace,
+                            "pm_model": self._model_name,
+                            "pm_dim": self._dimension,
+                        },
                         configuration={"hnsw": {"space": "cosine", **self._hnsw}},
                         embedding_function=None,
                     )
@@ -208,11 +218,11 @@ class ChromaStore:
         """Delete a namespace's collection and everything in it."""
         with self._guard:
             self._collections.pop(namespace, None)
-            with _chroma(f"delete namespace {namespace!r}"):
-                try:
-                    self._client.delete_collection(collection_name(namespace))
-                except (chromadb.errors.NotFoundError, ValueError):
-                    pass
+            with (
+                _chroma(f"delete namespace {namespace!r}"),
+                suppress(chromadb.errors.NotFoundError, ValueError),
+            ):
+                self._client.delete_collection(collection_name(namespace))
 
     # -- records -----------------------------------------------------------------------
     def upsert(
@@ -224,6 +234,7 @@ class ChromaStore:
         metadatas: Sequence[Mapping[str, Any]],
     ) -> None:
         col = self._collection(namespace, create=True)
+        assert col is not None  # create=True always returns a collection
         step = self._max_batch
         with _chroma(f"write to namespace {namespace!r}"):
             for start in range(0, len(ids), step):
@@ -235,7 +246,9 @@ class ChromaStore:
                     metadatas=[dict(m) for m in metadatas[start:end]],
                 )
 
-    def update_metadata(self, namespace: str, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
+    def update_metadata(
+        self, namespace: str, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]
+    ) -> None:
         """Merge ``metadatas`` into existing records (missing ids are ignored by Chroma)."""
         col = self._collection(namespace, create=False)
         if col is None or not ids:
@@ -260,9 +273,23 @@ class ChromaStore:
         col = self._collection(namespace, create=False)
         if col is None or (ids is not None and not ids):
             return []
-        include = [n for n, on in (("documents", documents), ("metadatas", metadatas), ("embeddings", embeddings)) if on]
+        include = [
+            n
+            for n, on in (
+                ("documents", documents),
+                ("metadatas", metadatas),
+                ("embeddings", embeddings),
+            )
+            if on
+        ]
         with _chroma(f"read namespace {namespace!r}"):
-            got = col.get(ids=list(ids) if ids is not None else None, where=where or None, limit=limit, offset=offset, include=include)
+            got = col.get(
+                ids=list(ids) if ids is not None else None,
+                where=where or None,
+                limit=limit,
+                offset=offset,
+                include=include,
+            )
         docs = got.get("documents") or []
         metas = got.get("metadatas") or []
         embs = got.get("embeddings")
@@ -273,7 +300,9 @@ class ChromaStore:
                     id=rid,
                     document=docs[i] if documents else "",
                     metadata=dict(metas[i] or {}) if metadatas else {},
-                    embedding=np.asarray(embs[i], dtype=np.float32) if embeddings and embs is not None else None,
+                    embedding=np.asarray(embs[i], dtype=np.float32)
+                    if embeddings and embs is not None
+                    else None,
                 )
             )
         return rows
@@ -308,7 +337,9 @@ class ChromaStore:
                 document=docs[i] or "",
                 metadata=dict(metas[i] or {}),
                 distance=float(dists[i]),
-                embedding=np.asarray(embs[0][i], dtype=np.float32) if embeddings and embs is not None else None,
+                embedding=np.asarray(embs[0][i], dtype=np.float32)
+                if embeddings and embs is not None
+                else None,
             )
             for i, rid in enumerate(ids)
         ]

@@ -79,9 +79,7 @@ def parse_duration(value: Any, *, field: str = "ttl") -> timedelta:
             )
         seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
     else:
-        raise WrongTypeError(
-            f"{field}: expected {_HINT_DURATION}, got {type(value).__name__}.", field=field
-        )
+        raise WrongTypeError(f"{field}: expected {_HINT_DURATION}, got {type(value).__name__}.", field=field)
     if not math.isfinite(seconds) or seconds <= 0:
         raise InvalidInputError(f"{field}: must be a positive duration, got {value!r}.", field=field)
     if seconds > (MAX_TIME - EPOCH).total_seconds():

@@ -47,7 +47,8 @@ def _check_text(text: str, field: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInputError(
-            f"{field}: contains a lone surrogate (invalid Unicode); send valid UTF-8 text.", field=field
+            f"{field}: contains a lone surrogate (invalid Unicode); send valid UTF-8 text.",
+            field=field,
         ) from None
     for ch in text:
         if ch in "\t\n\r":
@@ -85,7 +86,9 @@ def validate_content(value: Any, max_chars: int, field: str = "content") -> str:
         )
     text = value.strip()
     if not text:
-        raise InvalidInputError(f"{field}: is empty or only whitespace; give the text to remember.", field=field)
+        raise InvalidInputError(
+            f"{field}: is empty or only whitespace; give the text to remember.", field=field
+        )
     _check_text(text, field)
     return text
 
@@ -107,9 +110,15 @@ def validate_tags(value: Any, max_tags: int, field: str = "tags") -> tuple[str, 
     tags: list[str] = []
     for tag in value:
         if not isinstance(tag, str):
-            raise WrongTypeError(f"{field}: every tag must be a string, got {type(tag).__name__}.", field=field)
+            raise WrongTypeError(
+                f"{field}: every tag must be a string, got {type(tag).__name__}.", field=field
+            )
         text = tag.strip()
-        if not 1 <= len(text) <= MAX_TAG_CHARS or not all(ch.isalnum() or ch in _TAG_EXTRA for ch in text) or text[0] in "$":
+        if (
+            not 1 <= len(text) <= MAX_TAG_CHARS
+            or not all(ch.isalnum() or ch in _TAG_EXTRA for ch in text)
+            or text[0] in "$"
+        ):
             raise InvalidInputError(
                 f"{field}: {_short(tag)} is not a valid tag; use 1-64 letters, digits and - _ . : / @ # +.",
                 field=field,
@@ -127,7 +136,9 @@ def validate_metadata(value: Any, max_keys: int, field: str = "metadata") -> dic
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise WrongTypeError(f"{field}: expected a mapping of flat values, got {type(value).__name__}.", field=field)
+        raise WrongTypeError(
+            f"{field}: expected a mapping of flat values, got {type(value).__name__}.", field=field
+        )
     if len(value) > max_keys:
         raise InvalidInputError(f"{field}: {len(value)} keys is over the limit of {max_keys}.", field=field)
     result: dict[str, MetadataValue] = {}
@@ -143,15 +154,23 @@ def validate_metadata(value: Any, max_keys: int, field: str = "metadata") -> dic
             result[key] = item
         elif isinstance(item, int):
             if abs(item) > _INT64:
-                raise InvalidInputError(f"{name}: {item} does not fit in 64 bits; store it as a string.", field=name)
+                raise InvalidInputError(
+                    f"{name}: {item} does not fit in 64 bits; store it as a string.", field=name
+                )
             result[key] = item
         elif isinstance(item, float):
             if not math.isfinite(item):
-                raise InvalidInputError(f"{name}: {item} is not a finite number; use a finite value or a string.", field=name)
+                raise InvalidInputError(
+                    f"{name}: {item} is not a finite number; use a finite value or a string.",
+                    field=name,
+                )
             result[key] = item
         elif isinstance(item, str):
             if len(item) > MAX_METADATA_STR:
-                raise InvalidInputError(f"{name}: over {MAX_METADATA_STR} characters; put long text in content.", field=name)
+                raise InvalidInputError(
+                    f"{name}: over {MAX_METADATA_STR} characters; put long text in content.",
+                    field=name,
+                )
             _check_text(item, name)
             result[key] = item
         else:
@@ -184,7 +203,9 @@ def validate_k(value: Any, max_k: int, field: str = "k") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise WrongTypeError(f"{field}: expected a whole number, got {type(value).__name__}.", field=field)
     if not 1 <= value <= max_k:
-        raise InvalidInputError(f"{field}: {value} is out of range; use a number from 1 to {max_k}.", field=field)
+        raise InvalidInputError(
+            f"{field}: {value} is out of range; use a number from 1 to {max_k}.", field=field
+        )
     return value
 
 
