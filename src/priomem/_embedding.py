@@ -175,7 +175,8 @@ class SentenceTransformerEmbedder:
         return self._encode(texts)
 
     def embed_query(self, text: str) -> Matrix:
-        return self._encode([text])[0]
+        row: Matrix = self._encode([text])[0]
+        return row
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
