@@ -1,0 +1,102 @@
+"""Shared fixtures: a fake embedder on in-memory Chroma for unit tests, and the real
+things (packaged model, a `chroma run` server) for integration tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from priomem import HashEmbedder, MemoryEngine, SentenceTransformerEmbedder, Settings
+from priomem._store import ephemeral_client
+
+
+@pytest.fixture
+def chroma_client() -> Iterator[object]:
+    """A fresh in-memory Chroma client (Chroma shares one in-process system; reset it)."""
+    client = ephemeral_client()
+    client.reset()
+    yield client
+    client.reset()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Defaults, untouched by the developer's PRIOMEM_* environment."""
+    return Settings()
+
+
+@pytest.fixture
+def engine(chroma_client: object, settings: Settings) -> Iterator[MemoryEngine]:
+    """An engine with the deterministic hash embedder on in-memory Chroma."""
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=settings) as eng:
+        yield eng
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceTransformerEmbedder:
+    """The packaged all-MiniLM-L6-v2 model, loaded once per test session."""
+    embedder = SentenceTransformerEmbedder()
+    embedder.warm_up()
+    return embedder
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except Exception as exc:  # not up yet
+            last = exc
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up in {timeout}s: {last}")
+
+
+def chroma_executable() -> str:
+    candidate = Path(sys.executable).parent / "chroma"
+    found = str(candidate) if candidate.exists() else shutil.which("chroma")
+    if not found:
+        raise RuntimeError("the 'chroma' command (installed with chromadb) is missing")
+    return found
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server on a free 127.0.0.1 port; yields its URL."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("chroma-server")
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [chroma_executable(), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/api/v2/heartbeat")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
