@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from priomem._access import AccessRecorder
-from priomem._embedding import Embedder, SentenceTransformerEmbedder, as_matrix
+from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder, as_matrix
 from priomem._errors import InvalidInputError, WrongTypeError
 from priomem._filters import Filter
 from priomem._models import ForgetReport, Memory, RecallHit
@@ -48,6 +48,13 @@ T = TypeVar("T")
 _REMEMBER_KEYS = frozenset(
     {"content", "priority", "namespace", "tags", "metadata", "ttl", "created_at", "refs"}
 )
+
+
+def default_embedder(settings: Settings) -> Embedder:
+    """The embedder ``settings.embedder`` names: the real model, or the hash embedder for tests."""
+    if settings.embedder == "hash":
+        return HashEmbedder(384)
+    return SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ environment at import time.
 | ``PRIOMEM_MAX_K`` | ``max_k`` | ``1000`` |
 | ``PRIOMEM_MAX_CONTENT_CHARS`` | ``max_content_chars`` | ``100000`` |
 | ``PRIOMEM_LOG_LEVEL`` | ``log_level`` | ``WARNING`` |
+| ``PRIOMEM_EMBEDDER`` | ``embedder`` | ``default`` (all-MiniLM-L6-v2); ``hash``: the fast, meaning-blind test embedder |
 """
 
 from __future__ import annotations
@@ -78,12 +79,17 @@ class Settings:
     hnsw_ef_search: int = 128
     hnsw_max_neighbors: int = 32
     log_level: str = "WARNING"
+    embedder: str = "default"
 
     def __post_init__(self) -> None:
         for name in ("max_k", "max_list_limit", "max_content_chars", "embed_batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise InvalidInputError(f"settings.{name}: must be a positive integer, got {value!r}.")
+        if self.embedder not in {"default", "hash"}:
+            raise InvalidInputError(
+                f"settings.embedder: {self.embedder!r} is unknown; use 'default' or 'hash'.", field="embedder"
+            )
         if self.path is not None and not isinstance(self.path, Path):
             object.__setattr__(self, "path", Path(self.path))
 
@@ -118,6 +124,8 @@ class Settings:
             values["default_namespace"] = raw
         if (raw := get("LOG_LEVEL")) is not None:
             values["log_level"] = raw.upper()
+        if (raw := get("EMBEDDER")) is not None:
+            values["embedder"] = raw.lower()
         if (raw := get("HYBRID")) is not None:
             values["hybrid"] = _parse_bool(raw, "PRIOMEM_HYBRID")
         for name, attr in (("MAX_K", "max_k"), ("MAX_CONTENT_CHARS", "max_content_chars")):
