@@ -135,6 +135,8 @@ class SentenceTransformerEmbedder:
 
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            # The weight-loading progress bar is noise on a CLI's or server's stderr.
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             from sentence_transformers import SentenceTransformer
 
             log.info("loading embedding model %s from %s", self._name, path)

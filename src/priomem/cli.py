@@ -1,0 +1,297 @@
+"""The ``priomem`` command line: remember, recall, get, list, forget, stats, sweep, demo.
+
+Exit codes: 0 success, 1 error (message on stderr, no traceback), 2 usage error.
+Global options (``--path``, ``--url``, ``--namespace``, ``--json``) go before or after
+the command. ``--json`` prints one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from priomem._engine import MemoryEngine
+from priomem._errors import PriomemError
+from priomem._models import Memory, RecallHit
+from priomem._settings import Settings
+
+__all__ = ["build_parser", "main"]
+
+Handler = Callable[[MemoryEngine, argparse.Namespace], Any]
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else None
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--path",
+        default=default,
+        help="embedded store folder (env PRIOMEM_PATH; default: per-user data folder)",
+    )
+    where.add_argument("--url", default=default, help="Chroma server, http://host:port (env PRIOMEM_URL)")
+    parser.add_argument(
+        "--namespace", "-n", default=default, help="namespace (env PRIOMEM_NAMESPACE; default 'default')"
+    )
+    parser.add_argument("--json", action="store_true", default=default, help="print one JSON document")
+    parser.add_argument("--quiet", "-q", action="store_true", default=default, help="no progress output")
+
+
+def _tags(value: str) -> list[str]:
+    return [t for t in (part.strip() for part in value.split(",")) if t]
+
+
+def _metadata(values: Sequence[str] | None) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in values or ():
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--meta expects KEY=VALUE, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        result[key.strip()] = value
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(
+        prog="priomem",
+        description="Long-term memory for LLM agents that knows what matters.",
+        epilog="Times take ISO 8601 or relative forms such as 48h, 7d, 2w. Priorities: low, medium, high, critical.",
+    )
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+
+    p = add("remember", "store a memory")
+    p.add_argument("content", help="the text to remember ('-' reads stdin)")
+    p.add_argument("--priority", "-p", default="medium", help="low, medium (default), high, critical")
+    p.add_argument("--tags", "-t", type=_tags, default=[], help="comma-separated tags")
+    p.add_argument(
+        "--meta", action="append", metavar="KEY=VALUE", help="metadata (repeatable; JSON values allowed)"
+    )
+    p.add_argument("--ttl", help="forget after this long, e.g. 7d")
+    p.add_argument("--created-at", help="when it happened (default now)")
+    p.add_argument("--refs", type=_tags, default=[], help="comma-separated ids of related memories")
+
+    p = add("recall", "find the memories that best answer a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5, help="how many (default 5)")
+    p.add_argument("--tags", "-t", type=_tags, help="only memories with all these tags")
+    p.add_argument("--min-priority", help="only memories at least this important")
+    p.add_argument("--since", help="created since, e.g. 48h or 2026-05-01")
+    p.add_argument("--until", help="created until")
+
+    p = add("get", "show one memory")
+    p.add_argument("id")
+
+    p = add("list", "list memories, newest first")
+    p.add_argument("--tags", "-t", type=_tags)
+    p.add_argument("--min-priority")
+    p.add_argument("--max-priority")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--offset", type=int, default=0)
+
+    p = add("forget", "delete memories by id or by filter")
+    p.add_argument("ids", nargs="*", help="ids to forget")
+    p.add_argument("--tags", "-t", type=_tags)
+    p.add_argument("--before", help="created before, e.g. 30d or 2026-01-01")
+    p.add_argument("--max-priority")
+    p.add_argument("--everything", action="store_true", help="empty the namespace")
+    p.add_argument("--dry-run", action="store_true", help="only show what would be forgotten")
+
+    add("stats", "counts by priority, sizes, ages")
+    add("sweep", "delete expired memories now")
+    add("demo", "remember a small data-platform history and recall from it")
+    return parser
+
+
+# -- output -----------------------------------------------------------------------------
+def _line(text: str, width: int = 72) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _table(memories: Sequence[Memory], scores: Sequence[float] | None = None) -> str:
+    if not memories:
+        return "(no memories)"
+    rows = []
+    for i, memory in enumerate(memories):
+        score = f"{scores[i]:.3f}  " if scores is not None else ""
+        tags = f" [{', '.join(memory.tags)}]" if memory.tags else ""
+        rows.append(
+            f"{score}{memory.priority.name:<8}  {memory.created_at:%Y-%m-%d %H:%M}  {memory.id}  {_line(memory.content)}{tags}"
+        )
+    header = (
+        "score  " if scores is not None else ""
+    ) + f"{'priority':<8}  {'created (UTC)':<16}  {'id':<26}  content"
+    return "\n".join([header, *rows])
+
+
+def _show(memory: Memory) -> str:
+    data = memory.to_dict()
+    return "\n".join(f"{key:>17}: {value}" for key, value in data.items())
+
+
+# -- commands ---------------------------------------------------------------------------
+def _remember(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    content = sys.stdin.read() if args.content == "-" else args.content
+    memory = engine.remember(
+        content,
+        priority=args.priority,
+        tags=args.tags,
+        metadata=_metadata(args.meta),
+        ttl=args.ttl,
+        created_at=args.created_at,
+        refs=args.refs,
+        namespace=args.namespace,
+    )
+    if args.json:
+        return memory.to_dict()
+    return f"remembered {memory.id} ({memory.priority.name}) in {memory.namespace!r}"
+
+
+def _recall(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    hits: list[RecallHit] = engine.recall(
+        args.query,
+        k=args.k,
+        tags=args.tags,
+        min_priority=args.min_priority,
+        since=args.since,
+        until=args.until,
+        namespace=args.namespace,
+    )
+    if args.json:
+        return {"query": args.query, "hits": [h.to_dict() for h in hits]}
+    return _table([h.memory for h in hits], [h.score for h in hits])
+
+
+def _get(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    memory = engine.get(args.id, namespace=args.namespace)
+    if memory is None:
+        raise PriomemError(
+            f"no memory {args.id!r} in namespace {args.namespace or engine.settings.default_namespace!r}; check the id with 'priomem list'."
+        )
+    return memory.to_dict() if args.json else _show(memory)
+
+
+def _list(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    memories = engine.list(
+        tags=args.tags,
+        min_priority=args.min_priority,
+        max_priority=args.max_priority,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+        offset=args.offset,
+        namespace=args.namespace,
+    )
+    if args.json:
+        return {"memories": [m.to_dict() for m in memories]}
+    return _table(memories)
+
+
+def _forget(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    report = engine.forget_report(
+        args.ids or None,
+        tags=args.tags,
+        before=args.before,
+        max_priority=args.max_priority,
+        everything=args.everything,
+        dry_run=args.dry_run,
+        namespace=args.namespace,
+    )
+    if args.json:
+        return {"count": report.count, "ids": list(report.ids), "dry_run": report.dry_run}
+    verb = "would forget" if report.dry_run else "forgot"
+    listed = "".join(f"\n  {i}" for i in report.ids[:50]) + ("\n  …" if report.count > 50 else "")
+    return f"{verb} {report.count} memories{listed}"
+
+
+def _stats(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    stats = engine.stats(args.namespace) if args.namespace else engine.stats()
+    if args.json:
+        return stats
+    per = {args.namespace: stats} if args.namespace else stats["namespaces"]
+    lines = [f"store: {engine.location}"]
+    for ns, s in per.items():
+        counts = "  ".join(f"{k.lower()} {v}" for k, v in s["by_priority"].items())
+        lines.append(
+            f"{ns}: {s['count']} memories ({counts}), {s['bytes']:,} bytes, oldest {s['oldest']}, newest {s['newest']}, expired awaiting sweep {s['expired']}"
+        )
+    if len(lines) == 1:
+        lines.append("(empty)")
+    return "\n".join(lines)
+
+
+def _sweep(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    count = engine.sweep()
+    return {"deleted": count} if args.json else f"deleted {count} expired memories"
+
+
+def _demo(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    from priomem._demo import run_demo
+
+    return run_demo(engine, namespace=args.namespace or "demo", as_json=bool(args.json))
+
+
+COMMANDS: dict[str, Handler] = {
+    "remember": _remember,
+    "recall": _recall,
+    "get": _get,
+    "list": _list,
+    "forget": _forget,
+    "stats": _stats,
+    "sweep": _sweep,
+    "demo": _demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``priomem`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("path", "url", "namespace", "json", "quiet"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    try:
+        settings = Settings.from_env(default_namespace=args.namespace)
+        logging.basicConfig(
+            level=settings.log_level, stream=sys.stderr, format="priomem: %(levelname)s: %(message)s"
+        )
+        with MemoryEngine(path=args.path, url=args.url, settings=settings) as engine:
+            result = COMMANDS[args.command](engine, args)
+    except PriomemError as exc:
+        print(f"priomem: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("priomem: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the CLI reports, never dumps a traceback on users
+        print(
+            f"priomem: unexpected error: {type(exc).__name__}: {exc} (set PRIOMEM_LOG_LEVEL=DEBUG for details)",
+            file=sys.stderr,
+        )
+        logging.getLogger("priomem").debug("traceback", exc_info=True)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    elif result is not None:
+        print(result)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
