@@ -284,7 +284,7 @@ class ChromaStore:
         ]
         with _chroma(f"read namespace {namespace!r}"):
             got = col.get(
-                ids=list(ids) if ids is not None else None,
+                ids=list(dict.fromkeys(ids)) if ids is not None else None,
                 where=where or None,
                 limit=limit,
                 offset=offset,

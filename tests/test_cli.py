@@ -1,0 +1,138 @@
+"""The priomem command: in-process for behaviour, one real subprocess for the console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from priomem.cli import main
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PRIOMEM_PATH", str(tmp_path / "store"))
+    monkeypatch.setenv("PRIOMEM_EMBEDDER", "hash")
+    for name in ("PRIOMEM_URL", "PRIOMEM_NAMESPACE"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_remember_recall_get_list_forget(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli(
+        "remember", "Orders ETL failed at 03:00", "--priority", "high", "--tags", "etl,orders", "--json"
+    )
+    assert code == 0
+    memory = json.loads(out)
+    assert memory["priority"] == "HIGH" and memory["tags"] == ["etl", "orders"]
+    code, out, _ = cli("recall", "orders ETL", "--since", "48h", "--min-priority", "high", "--json")
+    assert code == 0 and json.loads(out)["hits"][0]["id"] == memory["id"]
+    code, out, _ = cli("recall", "orders ETL")
+    assert code == 0 and "Orders ETL failed" in out and "HIGH" in out
+    code, out, _ = cli("get", memory["id"])
+    assert code == 0 and "Orders ETL failed" in out
+    code, out, _ = cli("list", "--json")
+    assert [m["id"] for m in json.loads(out)["memories"]] == [memory["id"]]
+    code, out, _ = cli("forget", memory["id"], "--dry-run")
+    assert code == 0 and "would forget 1" in out
+    code, out, _ = cli("forget", memory["id"], "--json")
+    assert json.loads(out) == {"count": 1, "ids": [memory["id"]], "dry_run": False}
+    code, _, err = cli("get", memory["id"])
+    assert code == 1 and "no memory" in err
+
+
+def test_global_options_go_before_or_after_the_command(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    other = str(tmp_path / "other")
+    assert cli("--path", other, "--namespace", "a", "remember", "one")[0] == 0
+    assert cli("remember", "two", "--path", other, "-n", "a")[0] == 0
+    code, out, _ = cli("list", "--path", other, "--namespace", "a", "--json")
+    assert {m["content"] for m in json.loads(out)["memories"]} == {"one", "two"}
+    code, out, _ = cli("--json", "list")  # the default store (PRIOMEM_PATH) is untouched
+    assert json.loads(out)["memories"] == []
+
+
+def test_errors_exit_1_without_traceback(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("recall", "x", "-k", "0")
+    assert code == 1 and out == "" and "k: 0 is out of range" in err and "Traceback" not in err
+    code, _, err = cli("remember", "x", "--priority", "urgent")
+    assert code == 1 and "priority" in err
+    code, _, err = cli("forget")
+    assert code == 1 and "everything" in err
+    code, _, err = cli("remember", "x", "--namespace", "bad/ns")
+    assert code == 1 and "namespace" in err
+
+
+def test_usage_errors_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as info:
+        cli("frobnicate")
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        cli("recall")
+    assert info.value.code == 2
+
+
+def test_stats_sweep_and_demo(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("demo", "--json")
+    assert code == 0
+    demo = json.loads(out)
+    assert demo["namespace"] == "demo" and len(demo["results"]) == 3
+    window = demo["results"][0]
+    assert window["filters"] == {"since": "48h"} and window["hits"]
+    code, out, _ = cli("stats", "--json")
+    stats = json.loads(out)
+    assert stats["namespaces"]["demo"]["count"] == 9 and stats["by_priority"]["CRITICAL"] == 2
+    code, out, _ = cli("stats")
+    assert "demo: 9 memories" in out
+    code, out, _ = cli("sweep", "--json")
+    assert json.loads(out) == {"deleted": 0}
+
+
+def test_metadata_and_stdin(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("from stdin\n"))
+    code, out, _ = cli("remember", "-", "--meta", "team=data", "--meta", "runs=3", "--json")
+    assert code == 0 and json.loads(out)["metadata"] == {"team": "data", "runs": 3}
+    code, _, err = cli("remember", "x", "--meta", 'nested={"a": 1}')
+    assert code == 1 and "metadata.nested" in err
+
+
+@pytest.mark.integration
+def test_console_script_runs_with_the_real_model(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "priomem"
+    env = {**os.environ, "PRIOMEM_PATH": str(tmp_path / "s")}
+    env.pop("PRIOMEM_EMBEDDER", None)
+    done = subprocess.run([str(exe), "demo"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "SLA with Finance" in done.stdout
+    done = subprocess.run(
+        [
+            str(exe),
+            "recall",
+            "orders incident",
+            "--since",
+            "48h",
+            "--min-priority",
+            "high",
+            "-n",
+            "demo",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    hits = json.loads(done.stdout)["hits"]
+    assert hits and all(h["priority"] in {"HIGH", "CRITICAL"} for h in hits)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from priomem import InvalidInputError, Priority, Settings
+
+
+def test_defaults_document_retention() -> None:
+    s = Settings()
+    assert s.ttl_for(Priority.LOW) == timedelta(days=30)
+    assert s.ttl_for(Priority.MEDIUM) is None and s.ttl_for(Priority.CRITICAL) is None
+    assert s.default_namespace == "default" and s.hybrid is True and s.max_k == 1000
+
+
+def test_env_is_read_and_explicit_overrides_win() -> None:
+    env = {
+        "PRIOMEM_PATH": "/tmp/from-env",
+        "PRIOMEM_NAMESPACE": "env-ns",
+        "PRIOMEM_TTL_LOW": "7d",
+        "PRIOMEM_TTL_HIGH": "90d",
+        "PRIOMEM_HYBRID": "false",
+        "PRIOMEM_MAX_K": "50",
+    }
+    s = Settings.from_env(env)
+    assert s.path == Path("/tmp/from-env") and s.default_namespace == "env-ns"
+    assert s.ttl_for(Priority.LOW) == timedelta(days=7) and s.ttl_for(Priority.HIGH) == timedelta(days=90)
+    assert s.hybrid is False and s.max_k == 50
+    s2 = Settings.from_env(env, default_namespace="flag-ns", path=Path("/tmp/flag"))
+    assert s2.default_namespace == "flag-ns" and s2.path == Path("/tmp/flag")
+    s3 = Settings.from_env(env, default_namespace=None)  # an unset flag does not erase env
+    assert s3.default_namespace == "env-ns"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PRIOMEM_HYBRID", "maybe"),
+        ("PRIOMEM_MAX_K", "lots"),
+        ("PRIOMEM_MAX_K", "0"),
+        ("PRIOMEM_TTL_LOW", "forever-ish"),
+        ("PRIOMEM_EMBEDDER", "gpt"),
+    ],
+)
+def test_bad_env_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(InvalidInputError, match="PRIOMEM_|embedder"):
+        Settings.from_env({name: value})
+
+
+def test_unknown_override_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="unknown setting"):
+        Settings.from_env({}, colour="blue")
+
+
+def test_ttl_none_disables_expiry() -> None:
+    assert Settings.from_env({"PRIOMEM_TTL_LOW": "none"}).ttl_for(Priority.LOW) is None
