@@ -245,12 +245,16 @@ def _iso(value: datetime | None) -> str | None:
 
 def validation_error(exc: ValidationError, tool: str) -> InvalidInputError:
     """A pydantic error as an :class:`InvalidInputError` that names the field."""
-    first = exc.errors()[0]
+    errors = exc.errors()
+    # A misspelt name also shows up as a missing required one; the unknown name is the real fault.
+    first = next((e for e in errors if e.get("type") == "extra_forbidden"), errors[0])
     field = ".".join(str(p) for p in first.get("loc", ())) or "arguments"
     message = first.get("msg", "invalid value")
+    allowed = ", ".join(TOOL_SPECS[tool].args.model_fields)
     if first.get("type") == "extra_forbidden":
-        allowed = ", ".join(TOOL_SPECS[tool].args.model_fields)
         message = f"unknown argument; {tool} takes {allowed}"
+    elif first.get("type") == "missing":
+        message = f"required; {tool} needs it (arguments: {allowed})"
     return InvalidInputError(f"{field}: {message}.", field=field)
 
 
