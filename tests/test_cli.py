@@ -57,7 +57,7 @@ def test_global_options_go_before_or_after_the_command(cli, tmp_path: Path) -> N
     assert cli("remember", "two", "--path", other, "-n", "a")[0] == 0
     code, out, _ = cli("list", "--path", other, "--namespace", "a", "--json")
     assert {m["content"] for m in json.loads(out)["memories"]} == {"one", "two"}
-    code, out, _ = cli("--json", "list")  # the default store (PRIOMEM_PATH) is untouched
+    _, out, _ = cli("--json", "list")  # the default store (PRIOMEM_PATH) is untouched
     assert json.loads(out)["memories"] == []
 
 

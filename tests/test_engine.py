@@ -178,7 +178,7 @@ def test_recall_scores_are_ordered_and_explained(engine: MemoryEngine) -> None:
 
 @pytest.mark.parametrize("k", [0, -1, 1001, True, 2.5, "5"])
 def test_k_out_of_range_is_a_clear_error(engine: MemoryEngine, k: object) -> None:
-    with pytest.raises((InvalidInputError, WrongTypeError), match="^k:"):
+    with pytest.raises((InvalidInputError, WrongTypeError), match=r"^k:"):
         engine.recall("x", k=k)  # type: ignore[arg-type]
 
 

@@ -45,7 +45,7 @@ def test_env_is_read_and_explicit_overrides_win() -> None:
     ],
 )
 def test_bad_env_values_name_the_variable(name: str, value: str) -> None:
-    with pytest.raises(InvalidInputError, match="PRIOMEM_|embedder"):
+    with pytest.raises(InvalidInputError, match=r"PRIOMEM_|embedder"):
         Settings.from_env({name: value})
 
 

@@ -39,7 +39,7 @@ def test_iso_and_datetimes_become_utc() -> None:
     "bad", ["yesterday-ish", "2026-13-45", "", "48 parsecs", "1800-01-01", "99999-01-01"]
 )
 def test_bad_times_name_the_field(bad: str) -> None:
-    with pytest.raises(InvalidInputError, match="^since:"):
+    with pytest.raises(InvalidInputError, match=r"^since:"):
         parse_time(bad, field="since", now=NOW)
 
 
