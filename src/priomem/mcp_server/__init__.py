@@ -1,0 +1,62 @@
+"""priomem's MCP server: ``remember``, ``recall`` and ``forget`` for every MCP client.
+
+Run it with ``priomem-mcp`` (stdio) or ``priomem-mcp --transport http`` (streamable HTTP
+at ``/mcp``); see ``docs/mcp.md``. In Python, serve an engine you already have::
+
+    from priomem.mcp_server import EngineHolder, build_server
+    server = build_server(EngineHolder.of(engine))
+    server.run()                                 # stdio
+
+Importing this package is cheap: the MCP SDK, chromadb and the embedding model load only
+when a name below is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from priomem.mcp_server.__main__ import main
+    from priomem.mcp_server._auth import Grant, load_tokens
+    from priomem.mcp_server._config import ServerConfig, parse_config
+    from priomem.mcp_server._holder import EngineHolder
+    from priomem.mcp_server._http import build_http_app
+    from priomem.mcp_server._server import ToolRunner, build_server
+
+__all__ = [
+    "EngineHolder",
+    "Grant",
+    "ServerConfig",
+    "ToolRunner",
+    "build_http_app",
+    "build_server",
+    "load_tokens",
+    "main",
+    "parse_config",
+]
+
+_WHERE = {
+    "EngineHolder": "_holder",
+    "Grant": "_auth",
+    "ServerConfig": "_config",
+    "ToolRunner": "_server",
+    "build_http_app": "_http",
+    "build_server": "_server",
+    "load_tokens": "_auth",
+    "main": "__main__",
+    "parse_config": "_config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'priomem.mcp_server' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"priomem.mcp_server.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,78 @@
+"""``priomem-mcp`` and ``python -m priomem.mcp_server``: parse the configuration once, then serve.
+
+stdout belongs to the protocol: nothing here writes to it, logs go to stderr, and while
+the stdio transport serves, the SDK points file descriptor 1 at stderr so that stray
+output from libraries cannot corrupt the JSON-RPC stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+__all__ = ["main"]
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s priomem-mcp %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Turn a client's SIGTERM into the same orderly shutdown as Ctrl-C: the store is closed.
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server; returns the exit status (2 for a configuration error)."""
+    import anyio
+
+    from priomem import PriomemError
+    from priomem.mcp_server._auth import Grant
+    from priomem.mcp_server._config import parse_config
+    from priomem.mcp_server._holder import EngineHolder
+    from priomem.mcp_server._http import serve_http
+    from priomem.mcp_server._open import engine_opener
+    from priomem.mcp_server._server import build_server
+
+    try:
+        config = parse_config(argv)
+        config.check_bind()
+    except PriomemError as exc:
+        sys.stderr.write(f"priomem-mcp: error: {exc}\n")
+        return 2
+    _configure_logging(config.log_level)
+    holder = EngineHolder(engine_opener(config))
+    local = Grant(
+        namespace=config.namespace,
+        allowed=frozenset({config.namespace}) if config.lock_namespace else None,
+        label="local",
+    )
+    server = build_server(
+        holder,
+        default=local,
+        require_grant=bool(config.tokens),
+        max_k=config.max_k,
+        log_level=config.log_level,
+    )
+    try:
+        if config.transport == "stdio":
+            signal.signal(signal.SIGTERM, _interrupt)
+            anyio.run(server.run_stdio_async)
+        else:
+            anyio.run(serve_http, server, config)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        holder.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

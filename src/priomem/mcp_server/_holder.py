@@ -1,0 +1,145 @@
+"""The engine, opened in the background so the server answers before the store and model are ready.
+
+Importing chromadb, opening the store and loading the embedding model take seconds; an
+MCP client expects ``initialize`` and ``tools/list`` answers at once. :class:`EngineHolder`
+opens the engine on a daemon thread when the server starts, then warms the embedding model
+up on the same thread. A tool call waits (in a worker thread, never on the event loop)
+until the engine is open; a call that needs vectors then waits for the model, which is
+loaded once under the embedder's own lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from priomem import PriomemError, StoreError
+
+if TYPE_CHECKING:
+    from priomem import MemoryEngine
+
+__all__ = ["EngineHolder", "Opener"]
+
+log = logging.getLogger("priomem.mcp")
+
+#: Opens the engine; anything it registers on the exit stack is released on close.
+Opener = Callable[[contextlib.ExitStack], "MemoryEngine"]
+
+
+class EngineHolder:
+    """Opens a :class:`priomem.MemoryEngine` once, in the background, and hands it out.
+
+    A failure to open is kept and raised to each caller (as the :class:`priomem.PriomemError`
+    it was); a :class:`priomem.StoreError` (store locked or unreachable) is retried on the
+    next call, since its cause may have gone away.
+    """
+
+    def __init__(self, opener: Opener, *, warm_up: bool = True) -> None:
+        self._opener = opener
+        self._warm_up = warm_up
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._engine: MemoryEngine | None = None
+        self._error: BaseException | None = None
+        self._stack = contextlib.ExitStack()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._owns = True
+        self.opened_after: float | None = None
+
+    @classmethod
+    def of(cls, engine: MemoryEngine) -> EngineHolder:
+        """A holder for an engine the caller owns (and closes): used by tests and embedders."""
+        holder = cls(lambda stack: engine, warm_up=False)
+        holder._engine = engine
+        holder._owns = False
+        holder._ready.set()
+        return holder
+
+    def start(self) -> None:
+        """Begin opening on a daemon thread (idempotent)."""
+        with self._lock:
+            if self._thread is not None or self._ready.is_set():
+                return
+            self._thread = threading.Thread(target=self._open_in_background, name="priomem-open", daemon=True)
+            self._thread.start()
+
+    def _open_in_background(self) -> None:
+        started = time.monotonic()
+        try:
+            engine = self._open()
+        except BaseException as exc:  # kept for the callers; never kills the server
+            self._error = exc
+            log.warning("could not open the memory store: %s", exc)
+            return
+        finally:
+            self._ready.set()
+        self.opened_after = time.monotonic() - started
+        log.info("memory store open at %s after %.2fs", engine.location, self.opened_after)
+        if self._warm_up:
+            warm = getattr(engine.embedder, "warm_up", None)
+            if callable(warm):
+                try:
+                    warm()
+                    log.info("embedding model loaded after %.2fs", time.monotonic() - started)
+                except PriomemError as exc:  # the first call that needs vectors reports it
+                    log.warning("could not load the embedding model: %s", exc)
+
+    def _open(self) -> MemoryEngine:
+        with self._lock:
+            if self._closed:
+                raise StoreError("the server is shutting down; try again after it restarts.")
+            if self._engine is not None:
+                return self._engine
+            try:
+                engine = self._opener(self._stack)
+            except BaseException:
+                self._stack.close()
+                self._stack = contextlib.ExitStack()
+                raise
+            self._engine = engine
+            self._error = None
+            return engine
+
+    def get(self, timeout: float | None = 120.0) -> MemoryEngine:
+        """The engine, waiting for it to open; raises the error that stopped it opening."""
+        self.start()
+        if not self._ready.wait(timeout):
+            raise StoreError(
+                f"the memory store did not open within {timeout:.0f}s; check the server log (stderr)."
+            )
+        if self._engine is not None:
+            return self._engine
+        error = self._error
+        if isinstance(error, StoreError):
+            return self._open()  # the store may have been released since; try once more
+        if isinstance(error, PriomemError):
+            raise error
+        raise StoreError(f"the memory store could not be opened: {error}; check the server log (stderr).")
+
+    @property
+    def ready(self) -> bool:
+        """True once the engine is open."""
+        return self._engine is not None
+
+    def close(self, wait: float = 10.0) -> None:
+        """Close the engine (if this holder opened it) and release what opening took."""
+        thread = self._thread
+        if thread is not None and not self._ready.is_set():
+            # Still opening: give it a moment so the store is released cleanly, not abandoned.
+            thread.join(wait)
+        if not self._lock.acquire(timeout=wait):
+            log.warning("the memory store is still opening; leaving it to the process exit")
+            return
+        try:
+            self._closed = True
+            engine, self._engine = self._engine, None
+            if engine is not None and self._owns:
+                engine.close()
+            self._stack.close()
+        finally:
+            self._lock.release()

@@ -1,0 +1,78 @@
+"""Streamable HTTP: the ASGI app at ``/mcp`` with its guards, and serving it with uvicorn.
+
+Guards, outermost first: bearer tokens (:class:`~priomem.mcp_server._auth.BearerAuth`,
+when tokens are configured); the SDK's request-body limit (413 past
+``max_request_bytes``); the SDK's DNS-rebinding protection, always on: the ``Host`` header
+must name this server and a browser ``Origin`` must be an allowed one, so a web page
+cannot reach a server on the user's machine through a rebound DNS name.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+
+from priomem.mcp_server._auth import BearerAuth
+from priomem.mcp_server._config import ServerConfig, is_loopback
+
+__all__ = ["MCP_PATH", "build_http_app", "security_settings", "serve_http"]
+
+log = logging.getLogger("priomem.mcp")
+
+MCP_PATH = "/mcp"
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def security_settings(config: ServerConfig) -> TransportSecuritySettings:
+    """Host and Origin allow-lists: loopback names, the bind address, and configured extras."""
+    names = list(_LOOPBACK_NAMES)
+    if not is_loopback(config.host) and config.host not in ("0.0.0.0", "::"):
+        names.append(f"[{config.host}]" if ":" in config.host else config.host)
+    for extra in config.allowed_hosts:
+        names.append(extra)
+    # "name:*" admits any port; the bare name admits a Host header without one.
+    hosts = [*names, *(f"{name}:*" for name in names if not name.endswith(":*"))]
+    origins = [f"{scheme}://{name}:*" for scheme in ("http", "https") for name in _LOOPBACK_NAMES]
+    origins.extend(config.allowed_origins)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def build_http_app(server: MCPServer[Any], config: ServerConfig) -> Any:
+    """The ASGI app serving ``server`` at ``/mcp`` with the guards of the module docstring."""
+    app: Any = server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        max_request_body_size=config.max_request_bytes,
+        transport_security=security_settings(config),
+        host=config.host,
+    )
+    if config.tokens:
+        app = BearerAuth(app, config.tokens)
+    return app
+
+
+async def serve_http(server: MCPServer[Any], config: ServerConfig) -> None:
+    """Serve until interrupted (uvicorn handles SIGINT and SIGTERM gracefully)."""
+    import uvicorn
+
+    config.check_bind()
+    if config.host in ("0.0.0.0", "::") and not config.allowed_hosts:
+        log.warning(
+            "serving on all interfaces: only requests whose Host header is a loopback name are "
+            "accepted until you add the server's name with --allowed-host"
+        )
+    uv_config = uvicorn.Config(
+        build_http_app(server, config),
+        host=config.host,
+        port=config.port,
+        log_level=config.log_level.lower(),
+        lifespan="on",
+        # Headers are small; refusing huge ones early is part of the request-size limit.
+        h11_max_incomplete_event_size=64 * 1024,
+    )
+    log.info("serving MCP at http://%s:%d%s", config.host, config.port, MCP_PATH)
+    await uvicorn.Server(uv_config).serve()

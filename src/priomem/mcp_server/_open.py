@@ -1,0 +1,50 @@
+"""Which store the server opens, and with which embedding model.
+
+A Chroma URL (``--url``/``PRIOMEM_URL``) is used as given. An embedded store folder is
+shared through a local Chroma server (:mod:`priomem.mcp_server._sharing`) unless sharing
+is off, in which case it is opened directly and a second process gets a clear
+:class:`priomem.StoreLockedError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+
+from priomem import Embedder, HashEmbedder, MemoryEngine, SentenceTransformerEmbedder, Settings
+from priomem.mcp_server._config import ServerConfig
+from priomem.mcp_server._holder import Opener
+from priomem.mcp_server._sharing import attach
+
+__all__ = ["embedder_for", "engine_opener"]
+
+log = logging.getLogger("priomem.mcp")
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder ``settings.embedder`` names (constructed only: the model loads later)."""
+    if getattr(settings, "embedder", "default") == "hash":
+        # 384 like the real model and the engine's own 'hash' choice, so the CLI can read the store.
+        return HashEmbedder(384)
+    return SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
+
+
+def engine_opener(config: ServerConfig) -> Opener:
+    """A function that opens the engine ``config`` describes (called on the opening thread)."""
+    settings = config.settings
+
+    def open_engine(stack: contextlib.ExitStack) -> MemoryEngine:
+        embedder = embedder_for(settings)
+        if settings.url:
+            return stack.enter_context(MemoryEngine(url=settings.url, embedder=embedder, settings=settings))
+        folder = settings.resolved_path()
+        if not config.share:
+            return stack.enter_context(MemoryEngine(folder, embedder=embedder, settings=settings))
+        lease = attach(folder)
+        stack.callback(lease.release)
+        # The local server has no authentication; a PRIOMEM_CHROMA_TOKEN is for remote servers.
+        local = dataclasses.replace(settings, chroma_token=None, url=lease.url)
+        return stack.enter_context(MemoryEngine(url=lease.url, embedder=embedder, settings=local))
+
+    return open_engine
