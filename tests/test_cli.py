@@ -55,7 +55,7 @@ def test_global_options_go_before_or_after_the_command(cli, tmp_path: Path) -> N
     other = str(tmp_path / "other")
     assert cli("--path", other, "--namespace", "a", "remember", "one")[0] == 0
     assert cli("remember", "two", "--path", other, "-n", "a")[0] == 0
-    code, out, _ = cli("list", "--path", other, "--namespace", "a", "--json")
+    _, out, _ = cli("list", "--path", other, "--namespace", "a", "--json")
     assert {m["content"] for m in json.loads(out)["memories"]} == {"one", "two"}
     _, out, _ = cli("--json", "list")  # the default store (PRIOMEM_PATH) is untouched
     assert json.loads(out)["memories"] == []
