@@ -1,0 +1,14 @@
+"""LangGraph adapter for priomem: :class:`PriomemStore`, a long-term ``BaseStore``.
+
+Install with ``pip install "priomem[langgraph]"``::
+
+    from priomem import MemoryEngine
+    from priomem.adapters.langgraph import PriomemStore
+
+    store = PriomemStore(engine=MemoryEngine("./memory"))
+    graph = builder.compile(store=store)
+"""
+
+from priomem.adapters.langgraph.store import PriomemStore
+
+__all__ = ["PriomemStore"]
