@@ -128,11 +128,12 @@ class EngineHolder:
 
     def close(self, wait: float = 10.0) -> None:
         """Close the engine (if this holder opened it) and release what opening took."""
+        deadline = time.monotonic() + wait
         thread = self._thread
         if thread is not None and not self._ready.is_set():
             # Still opening: give it a moment so the store is released cleanly, not abandoned.
             thread.join(wait)
-        if not self._lock.acquire(timeout=wait):
+        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             log.warning("the memory store is still opening; leaving it to the process exit")
             return
         try:
