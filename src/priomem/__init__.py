@@ -11,13 +11,14 @@ recency; forget it by id, by filter or by expiry.
 Importing priomem loads neither LangChain nor MCP nor the embedding model.
 """
 
+from priomem._audit import AuditRecord
 from priomem._embedding import (
     DEFAULT_MODEL_NAME,
     Embedder,
     HashEmbedder,
     SentenceTransformerEmbedder,
 )
-from priomem._engine import MemoryEngine
+from priomem._engine import Consolidation, MemoryEngine, WriteReport
 from priomem._errors import (
     EmbeddingError,
     FormatError,
@@ -33,8 +34,11 @@ from priomem._errors import (
     StoreUnavailableError,
     WrongTypeError,
 )
+from priomem._export import ImportReport
 from priomem._models import ForgetReport, Memory, RecallHit, ScoreParts
 from priomem._priority import Priority
+from priomem._quota import Quota
+from priomem._retention import RetentionPolicy
 from priomem._scoring import Weights
 from priomem._settings import Settings
 from priomem._timeparse import parse_duration, parse_time
@@ -43,11 +47,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
+    "AuditRecord",
+    "Consolidation",
     "Embedder",
     "EmbeddingError",
     "ForgetReport",
     "FormatError",
     "HashEmbedder",
+    "ImportReport",
     "InvalidInputError",
     "InvalidPriorityError",
     "Memory",
@@ -57,8 +64,10 @@ __all__ = [
     "NotFoundError",
     "PriomemError",
     "Priority",
+    "Quota",
     "QuotaExceededError",
     "RecallHit",
+    "RetentionPolicy",
     "ScoreParts",
     "SentenceTransformerEmbedder",
     "Settings",
@@ -66,6 +75,7 @@ __all__ = [
     "StoreLockedError",
     "StoreUnavailableError",
     "Weights",
+    "WriteReport",
     "WrongTypeError",
     "__version__",
     "parse_duration",

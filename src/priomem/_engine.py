@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import json
 import logging
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import numpy as np
 
+from priomem import _audit, _export
+from priomem import _consolidate as _consolidation
 from priomem._access import AccessRecorder
 from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder, as_matrix
 from priomem._errors import InvalidInputError, WrongTypeError
 from priomem._filters import Filter
 from priomem._models import ForgetReport, Memory, RecallHit
 from priomem._priority import Priority, PriorityLike
+from priomem._quota import Candidate, Incoming, Quota, plan_eviction
 from priomem._recall import HybridSearcher
-from priomem._records import decode, encode, epoch, new_id
+from priomem._records import NEVER, USER_PREFIX, decode, encode, epoch, new_id
+from priomem._retention import CLASSIFICATION_KEY, RetentionPolicy
 from priomem._settings import Settings
 from priomem._store import ChromaStore
 from priomem._timeparse import parse_duration, parse_time, utcnow
@@ -55,6 +61,35 @@ def default_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "hash":
         return HashEmbedder(384)
     return SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    retention: RetentionPolicy
+    quota: Quota
+    store_quota: Quota
+
+
+@dataclass(frozen=True, slots=True)
+class WriteReport:
+    """What a write stored, and what it evicted to make room."""
+
+    memories: tuple[Memory, ...]
+    evicted: tuple[Memory, ...]
+
+
+#: Seconds a process trusts its copy of quotas and retention overrides (other processes'
+#: changes take effect within this delay).
+_POLICY_TTL = 2.0
+_EXPIRING_SOON = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Consolidation:
+    """One merge: the new memory and the ids it replaced."""
+
+    memory: Memory
+    merged_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +165,10 @@ class MemoryEngine:
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._closed = False
+        self._policies: dict[str, tuple[float, _Policy]] = {}
+        self._base_retention = RetentionPolicy(
+            self.settings.retention, self.settings.classification_retention
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -240,7 +279,12 @@ class MemoryEngine:
             created_at=created_at,
             refs=refs,
         )
-        return self._write([item])[0]
+        return self._write([item]).memories[0]
+
+    def remember_many_report(self, items: Iterable[Mapping[str, Any]]) -> WriteReport:
+        """Like :meth:`remember_many`, and also returns what was evicted to make room."""
+        prepared = self._prepare_many(items)
+        return self._write(prepared) if prepared else WriteReport(memories=(), evicted=())
 
     def remember_many(self, items: Iterable[Mapping[str, Any]]) -> builtins.list[Memory]:
         """Store many memories with batched embedding; the fast path for imports.
@@ -249,6 +293,9 @@ class MemoryEngine:
         validated before anything is written: one bad item refuses the whole call and
         names its index.
         """
+        return list(self.remember_many_report(items).memories)
+
+    def _prepare_many(self, items: Iterable[Mapping[str, Any]]) -> builtins.list[_Item]:
         prepared: builtins.list[_Item] = []
         for index, raw in enumerate(items):
             if not isinstance(raw, Mapping):
@@ -272,28 +319,119 @@ class MemoryEngine:
                 raise type(exc)(
                     f"items[{index}].{exc.message}", field=f"items[{index}].{exc.field}"
                 ) from None
-        return self._write(prepared) if prepared else []
+        return prepared
 
-    def _write(self, items: builtins.list[_Item]) -> builtins.list[Memory]:
+    def _write(self, items: builtins.list[_Item]) -> WriteReport:
         results: builtins.list[Memory | None] = [None] * len(items)
+        evicted: builtins.list[Memory] = []
         by_namespace: dict[str, builtins.list[int]] = {}
         for index, item in enumerate(items):
             by_namespace.setdefault(item.namespace, []).append(index)
         for namespace, indexes in by_namespace.items():
             with self._ns_lock(namespace):
-                for index, memory in self._write_namespace(namespace, [items[i] for i in indexes]):
-                    results[indexes[index]] = memory
-        return [m for m in results if m is not None]
+                written, gone = self._write_namespace(namespace, [items[i] for i in indexes])
+            evicted.extend(gone)
+            for index, memory in written:
+                results[indexes[index]] = memory
+        return WriteReport(memories=tuple(m for m in results if m is not None), evicted=tuple(evicted))
 
-    def _expiry(self, item: _Item, now: datetime) -> datetime | None:
-        ttl = item.ttl if item.ttl is not None else self.settings.ttl_for(item.priority)
-        return None if ttl is None else now + ttl
+    # -- policies: quotas and retention, read from the store (shared by every process) ---
+    def _policy(self, namespace: str) -> _Policy:
+        """The namespace's retention and quotas, cached for a moment to keep writes cheap."""
+        now = time.monotonic()
+        cached = self._policies.get(namespace)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        rows = self._store.meta_get([f"quota:{namespace}", "quota:*", f"retention:{namespace}"])
+        s = self.settings
+        ns_quota = Quota(s.max_memories, s.max_bytes, s.critical_reserve)
+        if (row := rows.get(f"quota:{namespace}")) is not None:
+            ns_quota = Quota(**json.loads(row.document))
+        store_quota = Quota(s.max_memories_total, s.max_bytes_total, s.critical_reserve)
+        if (row := rows.get("quota:*")) is not None:
+            store_quota = Quota(**json.loads(row.document))
+        retention = self._base_retention
+        if (row := rows.get(f"retention:{namespace}")) is not None:
+            retention = retention.with_overrides(json.loads(row.document))
+        policy = _Policy(retention=retention, quota=ns_quota, store_quota=store_quota)
+        self._policies[namespace] = (now + _POLICY_TTL, policy)
+        return policy
+
+    def _candidates(self, namespace: str, now_e: float) -> builtins.list[Candidate]:
+        out = []
+        for row in self._store.get(namespace, documents=False):
+            meta = row.metadata
+            if float(meta.get("pm_expires", NEVER)) <= now_e:
+                continue
+            accessed = float(meta.get("pm_accessed", 0.0) or 0.0)
+            out.append(
+                Candidate(
+                    id=row.id,
+                    namespace=namespace,
+                    priority=Priority(int(meta.get("pm_priority", 2))),
+                    lineage=bool(meta.get("pm_lineage", False)),
+                    last_used=accessed or float(meta.get("pm_stored", 0.0)),
+                    access_count=int(meta.get("pm_access", 0)),
+                    size=int(meta.get("pm_bytes", 0)),
+                )
+            )
+        return out
+
+    def _plan_room(
+        self, namespace: str, new: builtins.list[Memory], policy: _Policy, now_e: float
+    ) -> builtins.list[Candidate]:
+        """Victims that make room for ``new`` under the namespace and store quotas (may raise)."""
+        incoming = [Incoming(m.priority, len(m.content.encode("utf-8"))) for m in new]
+        victims: builtins.list[Candidate] = []
+        quota = policy.quota
+        if quota.limited:
+            cap = quota.noncritical_memories()
+            roomy = (
+                quota.max_bytes is None and cap is not None and self._store.count(namespace) + len(new) <= cap
+            )
+            if not roomy:
+                expired = self._store.ids(namespace, where={"pm_expires": {"$lte": now_e}})
+                self._delete(namespace, expired, action="sweep", selector={"rule": "expired, to make room"})
+                victims = plan_eviction(
+                    self._candidates(namespace, now_e), incoming, quota, scope=f"namespace {namespace!r}"
+                )
+        store_quota = policy.store_quota
+        if store_quota.limited:
+            chosen = {v.id for v in victims}
+            everything = [
+                c
+                for ns in self._store.namespaces()
+                for c in self._candidates(ns, now_e)
+                if c.id not in chosen
+            ]
+            victims += plan_eviction(everything, incoming, store_quota, scope="the store")
+        return victims
+
+    def _evict(self, victims: builtins.list[Candidate], reason_namespace: str) -> builtins.list[Memory]:
+        by_ns: dict[str, builtins.list[str]] = {}
+        for victim in victims:
+            by_ns.setdefault(victim.namespace, []).append(victim.id)
+        gone: builtins.list[Memory] = []
+        for ns, ids in by_ns.items():
+            gone += [decode(r.id, r.document, r.metadata, ns) for r in self._store.get(ns, ids=ids)]
+            self._store.delete(ns, ids)
+            self._access.forget(ns, ids)
+            _audit.append(self._store, "evict", ns, {"to_make_room_in": reason_namespace}, ids)
+            log.warning(
+                "evicted %d memories from %r to make room in %r (lowest priority first): %s",
+                len(ids),
+                ns,
+                reason_namespace,
+                ", ".join(ids[:20]) + (" ..." if len(ids) > 20 else ""),
+            )
+        return gone
 
     def _write_namespace(
         self, namespace: str, items: builtins.list[_Item]
-    ) -> builtins.list[tuple[int, Memory]]:
+    ) -> tuple[builtins.list[tuple[int, Memory]], builtins.list[Memory]]:
         now = utcnow()
         now_e = epoch(now)
+        policy = self._policy(namespace)
         hashes = list(dict.fromkeys(i.hash for i in items))
         existing: dict[str, Memory] = {}
         for start in range(0, len(hashes), 500):
@@ -320,26 +458,28 @@ class MemoryEngine:
                     stored_at=now,
                     last_accessed_at=None,
                     access_count=0,
-                    expires_at=self._expiry(item, now),
+                    expires_at=policy.retention.expiry(item.priority, item.ttl, item.metadata, now),
                     refs=item.refs,
                     content_hash=item.hash,
+                    ttl=item.ttl,
                 )
                 fresh[item.hash] = memory
             else:
-                memory = self._reinforce(base, item, now)
+                memory = self._reinforce(base, item, now, policy.retention)
                 (fresh if item.hash in fresh else reinforced)[item.hash] = memory
             out.append((index, memory))
+        evicted: builtins.list[Memory] = []
         if fresh:
             new = list(fresh.values())
+            # Plan first: a refused write must leave everything as it was.
+            victims = self._plan_room(namespace, new, policy, now_e)
             vectors = self._embed_documents([m.content for m in new])
             encoded = [encode(m) for m in new]
             self._store.upsert(
-                namespace,
-                [m.id for m in new],
-                vectors,
-                [e[0] for e in encoded],
-                [e[1] for e in encoded],
+                namespace, [m.id for m in new], vectors, [e[0] for e in encoded], [e[1] for e in encoded]
             )
+            if victims:
+                evicted = self._evict(victims, namespace)
         if reinforced:
             changed = list(reinforced.values())
             self._store.update_metadata(namespace, [m.id for m in changed], [encode(m)[1] for m in changed])
@@ -347,23 +487,34 @@ class MemoryEngine:
             **{m.content_hash: m for m in fresh.values()},
             **{m.content_hash: m for m in reinforced.values()},
         }
-        return [(index, latest[memory.content_hash]) for index, memory in out]
+        return [(index, latest[memory.content_hash]) for index, memory in out], evicted
 
-    def _reinforce(self, base: Memory, item: _Item, now: datetime) -> Memory:
+    def _reinforce(self, base: Memory, item: _Item, now: datetime, retention: RetentionPolicy) -> Memory:
         priority = max(base.priority, item.priority)
-        new_expiry = self._expiry(replace(item, priority=priority), now)
+        metadata = {**base.metadata, **item.metadata}
+        ttl = item.ttl if item.ttl is not None else base.ttl
+        if item.ttl is not None and base.ttl is not None:
+            ttl = max(item.ttl, base.ttl)
+        new_expiry = retention.expiry(priority, ttl, metadata, now)
         expires = None if base.expires_at is None or new_expiry is None else max(base.expires_at, new_expiry)
+        if (
+            new_expiry is not None
+            and expires is not None
+            and metadata.get("classification") != base.metadata.get("classification")
+        ):
+            expires = min(expires, new_expiry)  # a stricter classification caps the lifetime
         tags = base.tags + tuple(t for t in item.tags if t not in base.tags)
         refs = base.refs + tuple(r for r in item.refs if r not in base.refs)
         return replace(
             base,
             priority=priority,
             tags=tags,
-            metadata={**base.metadata, **item.metadata},
+            metadata=metadata,
             refs=refs,
             access_count=base.access_count + 1,
             last_accessed_at=now,
             expires_at=expires,
+            ttl=ttl,
         )
 
     # -- recall ------------------------------------------------------------------------
@@ -492,6 +643,13 @@ class MemoryEngine:
             for p in Priority
         }
         expired = len(self._store.ids(ns, where={"pm_expires": {"$lte": now_e}}))
+        soon = now_e + _EXPIRING_SOON.total_seconds()
+        expiring = len(
+            self._store.ids(
+                ns, where={"$and": [{"pm_expires": {"$gt": now_e}}, {"pm_expires": {"$lte": soon}}]}
+            )
+        )
+        quota = self._policy(ns).quota
         times = sorted(r.id for r in rows)
         oldest = newest = None
         if times:
@@ -506,6 +664,9 @@ class MemoryEngine:
             "newest": newest,
             "bytes": sum(len(r.document.encode("utf-8")) for r in rows),
             "expired": expired,
+            "expiring_within_7d": expiring,
+            "quota": quota.to_dict(),
+            "quota_used": None if quota.max_memories is None else round(len(rows) / quota.max_memories, 4),
         }
 
     # -- forget ------------------------------------------------------------------------
@@ -569,10 +730,30 @@ class MemoryEngine:
             else:
                 selected = self._store.ids(ns, where=flt.where())
             if not dry_run:
-                self._delete(ns, selected, whole=wanted is None and flt.empty)
+                selector: dict[str, Any] = {"ids": wanted is not None, "everything": everything}
+                selector.update(
+                    {
+                        k: v
+                        for k, v in (
+                            ("tags", list(flt.tags)),
+                            ("before", flt.before and flt.before.isoformat()),
+                            ("max_priority", flt.max_priority and flt.max_priority.name),
+                        )
+                        if v
+                    }
+                )
+                self._delete(ns, selected, whole=wanted is None and flt.empty, selector=selector)
         return ForgetReport(ids=tuple(selected), dry_run=dry_run)
 
-    def _delete(self, ns: str, ids: Sequence[str], *, whole: bool = False) -> None:
+    def _delete(
+        self,
+        ns: str,
+        ids: Sequence[str],
+        *,
+        whole: bool = False,
+        action: str = "forget",
+        selector: Mapping[str, Any] | None = None,
+    ) -> None:
         if whole:
             self._store.drop(ns)
             self._access.forget(ns)
@@ -580,18 +761,285 @@ class MemoryEngine:
             self._store.delete(ns, ids)
             self._access.forget(ns, ids)
         if ids:
-            log.info("forgot %d memories in %r", len(ids), ns)
+            _audit.append(self._store, action, ns, selector or {}, ids)
+            log.info("%s: deleted %d memories in %r", action, len(ids), ns)
 
     def sweep(self) -> int:
-        """Delete every expired memory in every namespace, for real; returns how many."""
+        """Apply retention now, with real deletion; returns how many memories were deleted.
+
+        Deletes expired memories, and re-applies the retention rules in force (a
+        namespace's overrides, classification caps) to memories written under older rules.
+        """
         now_e = epoch(utcnow())
         total = 0
         for ns in self.namespaces():
+            retention = self._policy(ns).retention
             with self._ns_lock(ns):
-                expired = self._store.ids(ns, where={"pm_expires": {"$lte": now_e}})
-                self._delete(ns, expired)
-            total += len(expired)
+                doomed = set(self._store.ids(ns, where={"pm_expires": {"$lte": now_e}}))
+                for priority, ttl in retention.by_priority.items():
+                    if ttl is not None:
+                        where = {
+                            "$and": [
+                                {"pm_priority": int(priority)},
+                                {"pm_ttl": 0.0},
+                                {"pm_stored": {"$lte": now_e - ttl.total_seconds()}},
+                            ]
+                        }
+                        doomed.update(self._store.ids(ns, where=where))
+                for name, cap in retention.by_classification.items():
+                    if cap is not None:
+                        where = {
+                            "$and": [
+                                {USER_PREFIX + CLASSIFICATION_KEY: name},
+                                {"pm_stored": {"$lte": now_e - cap.total_seconds()}},
+                            ]
+                        }
+                        doomed.update(self._store.ids(ns, where=where))
+                self._delete(ns, sorted(doomed), action="sweep", selector={"rule": "retention"})
+            total += len(doomed)
         return total
+
+    # -- memory under pressure: quotas, retention, erasure, audit -------------------------
+    def set_quota(
+        self,
+        namespace: str | None,
+        *,
+        max_memories: int | None = None,
+        max_bytes: int | None = None,
+        critical_reserve: float = 0.15,
+    ) -> Quota:
+        """Set a namespace's capacity (``namespace="*"``: the whole store); None is unlimited.
+
+        Takes effect for later writes; stored in the store, so every process shares it.
+        """
+        key = "quota:*" if namespace == "*" else f"quota:{self._namespace(namespace)}"
+        quota = Quota(max_memories, max_bytes, critical_reserve)
+        self._store.meta_put(key, json.dumps(quota.to_dict()), {"kind": "quota"})
+        self._policies.clear()
+        return quota
+
+    def get_quota(self, namespace: str | None = None) -> Quota:
+        """A namespace's quota in force (``"*"``: the store-wide one)."""
+        if namespace == "*":
+            return self._policy(self.settings.default_namespace).store_quota
+        return self._policy(self._namespace(namespace)).quota
+
+    def set_retention(
+        self,
+        namespace: str | None,
+        *,
+        priority: Mapping[Any, Any] | None = None,
+        classification: Mapping[str, Any] | None = None,
+    ) -> RetentionPolicy:
+        """Override retention for a namespace: ``priority={"low": "7d", "medium": "180d"}``,
+        ``classification={"internal": "2y"}``; ``None`` / ``"none"`` keeps forever.
+
+        New writes use it at once; :meth:`sweep` applies it to memories already stored.
+        """
+        ns = self._namespace(namespace)
+        previous = self._store.meta_get([f"retention:{ns}"]).get(f"retention:{ns}")
+        merged = json.loads(previous.document) if previous else {"priority": {}, "classification": {}}
+        update = RetentionPolicy.overrides(priority, classification)
+        for part in ("priority", "classification"):
+            merged.setdefault(part, {}).update(update[part])
+        self._store.meta_put(f"retention:{ns}", json.dumps(merged), {"kind": "retention"})
+        self._policies.clear()
+        return self.get_retention(ns)
+
+    def get_retention(self, namespace: str | None = None) -> RetentionPolicy:
+        """The retention rules in force in a namespace."""
+        return self._policy(self._namespace(namespace)).retention
+
+    def erase(self, *, namespace: str | None = None, subject: str | None = None) -> int:
+        """Remove every memory of a data subject, everywhere it is stored; returns how many.
+
+        ``namespace`` alone: the whole namespace. ``subject``: memories whose
+        ``metadata["subject"]`` is that subject, in every namespace (or only in
+        ``namespace``). In an embedded store the text is also purged from Chroma's log and
+        from free database pages. An audit record (when, selector, how many; the subject
+        only as a SHA-256 digest, never content) is appended to :meth:`audit_log`.
+        """
+        if namespace is None and subject is None:
+            raise InvalidInputError("erase needs a namespace, a subject, or both.", field="subject")
+        if subject is not None and (
+            not isinstance(subject, str) or not subject.strip() or len(subject) > 256
+        ):
+            raise InvalidInputError(
+                "subject: give the data subject's identifier (1-256 characters).", field="subject"
+            )
+        targets = [self._namespace(namespace)] if namespace is not None else self.namespaces()
+        erased: builtins.list[str] = []
+        for ns in targets:
+            with self._ns_lock(ns):
+                if subject is None:
+                    ids = self._store.ids(ns)
+                    self._delete(ns, ids, whole=True, action="erase", selector={"namespace": ns})
+                    self._store.meta_delete([f"quota:{ns}", f"retention:{ns}"])
+                else:
+                    ids = self._store.ids(ns, where={USER_PREFIX + "subject": subject})
+                    self._delete(
+                        ns, ids, action="erase", selector={"subject": _audit.subject_digest(subject)}
+                    )
+            erased.extend(ids)
+        if erased:
+            self._store.purge_residue(erased)
+        self._policies.clear()
+        return len(erased)
+
+    def audit_log(
+        self, *, namespace: str | None = None, action: str | None = None, limit: int = 100
+    ) -> builtins.list[_audit.AuditRecord]:
+        """Audited deletions (forget, evict, sweep, consolidate, erase), newest first."""
+        limit = validate_limit(limit, 100_000)
+        return _audit.read(self._store, namespace=namespace, action=action, limit=limit)
+
+    def consolidate(
+        self,
+        namespace: str | None = None,
+        *,
+        window: timedelta | str | float = timedelta(hours=6),
+        min_similarity: float = 0.85,
+        max_priority: PriorityLike = Priority.MEDIUM,
+        summarize: Callable[[Sequence[str]], str] | None = None,
+        dry_run: bool = False,
+    ) -> builtins.list[Consolidation]:
+        """Merge groups of similar memories created within ``window`` (before now).
+
+        Each group of two or more becomes one new memory (new id) that keeps the most
+        central text plus the others' distinct details (or what ``summarize(texts)``
+        returns), the highest priority, the union of tags, and ``consolidated_from`` with
+        the original ids, which are deleted. Never touches CRITICAL memories, memories
+        with lineage, or memories above ``max_priority``; never merges memories of
+        different data subjects or classifications. Deterministic.
+        """
+        ns = self._namespace(namespace)
+        span = parse_duration(window, field="window")
+        ceiling = min(Priority.parse(max_priority, field="max_priority"), Priority.HIGH)
+        if (
+            isinstance(min_similarity, bool)
+            or not isinstance(min_similarity, int | float)
+            or not 0 < min_similarity <= 1
+        ):
+            raise InvalidInputError(
+                f"min_similarity: must be in (0, 1], got {min_similarity!r}.", field="min_similarity"
+            )
+        now = utcnow()
+        now_e = epoch(now)
+        where = {
+            "$and": [
+                {"pm_created": {"$gte": now_e - span.total_seconds()}},
+                {"pm_priority": {"$lte": int(ceiling)}},
+                {"pm_lineage": False},
+                {"pm_expires": {"$gt": now_e}},
+            ]
+        }
+        results: builtins.list[Consolidation] = []
+        with self._ns_lock(ns):
+            rows = self._store.get(ns, where=where, embeddings=True)
+            rows.sort(key=lambda r: (float(r.metadata.get("pm_created", 0)), r.id))
+            partitions: dict[tuple[Any, Any], builtins.list[Any]] = {}
+            for row in rows:
+                key = (
+                    row.metadata.get(USER_PREFIX + "subject"),
+                    row.metadata.get(USER_PREFIX + CLASSIFICATION_KEY),
+                )
+                partitions.setdefault(key, []).append(row)
+            for part in partitions.values():
+                vectors = np.stack([r.embedding for r in part]) if part else np.zeros((0, 1))
+                for indexes in _consolidation.group(vectors, float(min_similarity)):
+                    if len(indexes) < 2:
+                        continue
+                    members = [decode(part[i].id, part[i].document, part[i].metadata, ns) for i in indexes]
+                    texts = [m.content for m in members]
+                    text = (
+                        summarize(texts)
+                        if summarize is not None
+                        else _consolidation.merge_text(texts, vectors[indexes])
+                    )
+                    results.append(
+                        Consolidation(
+                            memory=self._merged(ns, members, text, now),
+                            merged_ids=tuple(m.id for m in members),
+                        )
+                    )
+            if results and not dry_run:
+                merged = [c.memory for c in results]
+                vectors_out = self._embed_documents([m.content for m in merged])
+                encoded = [encode(m) for m in merged]
+                self._store.upsert(
+                    ns, [m.id for m in merged], vectors_out, [e[0] for e in encoded], [e[1] for e in encoded]
+                )
+                for c in results:
+                    self._delete(ns, c.merged_ids, action="consolidate", selector={"into": c.memory.id})
+                    self._repoint_refs(ns, c.merged_ids, c.memory.id)
+        return results
+
+    def _merged(self, ns: str, members: builtins.list[Memory], text: str, now: datetime) -> Memory:
+        content = validate_content(text, self.settings.max_content_chars, field="summarize()")
+        ids = {m.id for m in members}
+        tags: builtins.list[str] = []
+        refs: builtins.list[str] = []
+        metadata: dict[str, Any] = {}
+        for m in members:
+            tags += [t for t in m.tags if t not in tags]
+            refs += [r for r in m.refs if r not in refs and r not in ids]
+            metadata.update(m.metadata)
+        created = max(m.created_at for m in members)
+        accessed = [m.last_accessed_at for m in members if m.last_accessed_at]
+        expiries = [m.expires_at for m in members]
+        ttls = [m.ttl for m in members]
+        return Memory(
+            id=new_id(created),
+            content=content,
+            priority=max(m.priority for m in members),
+            namespace=ns,
+            tags=tuple(tags[: self.settings.max_tags]),
+            metadata=metadata,
+            created_at=created,
+            stored_at=now,
+            last_accessed_at=max(accessed) if accessed else None,
+            access_count=sum(m.access_count for m in members),
+            expires_at=None
+            if any(e is None for e in expiries)
+            else max(e for e in expiries if e is not None),
+            refs=tuple(refs),
+            consolidated_from=tuple(m.id for m in members),
+            content_hash=content_hash(content),
+            ttl=None if any(t is None for t in ttls) else max(t for t in ttls if t is not None),
+        )
+
+    def _repoint_refs(self, ns: str, old_ids: Sequence[str], new_id_: str) -> None:
+        """Memories that referred to merged ones now refer to the merged memory."""
+        old = set(old_ids)
+        for old_id in old_ids:
+            for row in self._store.get(ns, where={"pm_refs": {"$contains": old_id}}, documents=False):
+                refs = [new_id_ if r in old else r for r in row.metadata.get("pm_refs", [])]
+                self._store.update_metadata(ns, [row.id], [{"pm_refs": list(dict.fromkeys(refs))}])
+
+    # -- snapshots ---------------------------------------------------------------------
+    def export(
+        self,
+        dest: str | Path | IO[str],
+        *,
+        namespace: str | None = None,
+        include_embeddings: bool = False,
+        progress: bool = False,
+    ) -> int:
+        """Write memories (all namespaces, or one) as JSON Lines; see :mod:`priomem._export`."""
+        return _export.export_memories(
+            self, dest, namespace=namespace, include_embeddings=include_embeddings, progress=progress
+        )
+
+    def import_(
+        self,
+        src: str | Path | IO[str],
+        *,
+        reembed: str = "auto",
+        namespace: str | None = None,
+        progress: bool = False,
+    ) -> _export.ImportReport:
+        """Restore an export, every field and id preserved; re-embeds when the model differs."""
+        return _export.import_memories(self, src, reembed=reembed, namespace=namespace, progress=progress)
 
     # -- async twins: the sync core on a worker thread, never a copy of it ---------------
     async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:

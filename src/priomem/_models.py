@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -26,6 +26,10 @@ def _iso(value: datetime | None) -> str | None:
 class Memory:
     """One remembered thing. Immutable: the engine returns new records on change.
 
+    ``ttl`` is the memory's own lifetime when one was given (else its priority's
+    retention applies); ``expires_at`` is when it expires (None: never).
+    ``consolidated_from`` lists the ids of the memories merged into this one.
+
     Times are timezone-aware UTC. ``created_at`` is when the remembered thing happened
     (given by the caller, or the time it was stored); ``stored_at`` is when priomem
     stored it, and retention counts from it.
@@ -45,6 +49,7 @@ class Memory:
     refs: tuple[str, ...] = ()
     consolidated_from: tuple[str, ...] = ()
     content_hash: str = ""
+    ttl: timedelta | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -72,6 +77,7 @@ class Memory:
             "refs": list(self.refs),
             "consolidated_from": list(self.consolidated_from),
             "content_hash": self.content_hash,
+            "ttl_seconds": None if self.ttl is None else self.ttl.total_seconds(),
             "schema_version": self.schema_version,
         }
 

@@ -14,6 +14,8 @@ Layout of a record's metadata (all flat, as Chroma requires):
 | ``pm_refs`` / ``pm_from`` | related ids / ids this memory was consolidated from |
 | ``pm_lineage`` | true when the memory has refs or a ``lineage`` metadata field |
 | ``pm_hash`` | hash of the whitespace-collapsed content, for dedup |
+| ``pm_bytes`` | UTF-8 size of the content, for byte quotas |
+| ``pm_ttl`` | the memory's own ttl in seconds (0: none; the priority's retention applies) |
 | ``m.<key>`` | the caller's metadata |
 
 The document is the content itself, so Chroma's own tools show readable records.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from priomem._lexical import terms_of
@@ -75,6 +77,8 @@ def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
         "pm_expires": epoch(memory.expires_at) if memory.expires_at else NEVER,
         "pm_lineage": bool(memory.refs) or "lineage" in memory.metadata,
         "pm_hash": memory.content_hash,
+        "pm_bytes": len(memory.content.encode("utf-8")),
+        "pm_ttl": memory.ttl.total_seconds() if memory.ttl else 0.0,
     }
     if terms:
         meta["pm_terms"] = terms
@@ -108,6 +112,7 @@ def decode(record_id: str, document: str, meta: dict[str, Any], namespace: str) 
         refs=tuple(meta.get("pm_refs") or ()),
         consolidated_from=tuple(meta.get("pm_from") or ()),
         content_hash=str(meta.get("pm_hash", "")),
+        ttl=timedelta(seconds=float(meta["pm_ttl"])) if float(meta.get("pm_ttl", 0) or 0) > 0 else None,
         schema_version=int(meta.get("pm_v", SCHEMA_VERSION)),
     )
 

@@ -15,6 +15,9 @@ environment at import time.
 | ``PRIOMEM_HYBRID`` | ``hybrid`` | ``true`` |
 | ``PRIOMEM_MAX_K`` | ``max_k`` | ``1000`` |
 | ``PRIOMEM_MAX_CONTENT_CHARS`` | ``max_content_chars`` | ``100000`` |
+| ``PRIOMEM_MAX_MEMORIES`` | ``max_memories`` (per namespace) | unlimited |
+| ``PRIOMEM_MAX_MEMORIES_TOTAL`` | ``max_memories_total`` (whole store) | unlimited |
+| ``PRIOMEM_CRITICAL_RESERVE`` | ``critical_reserve`` | ``0.15`` |
 | ``PRIOMEM_LOG_LEVEL`` | ``log_level`` | ``WARNING`` |
 | ``PRIOMEM_EMBEDDER`` | ``embedder`` | ``default`` (all-MiniLM-L6-v2); ``hash``: the fast, meaning-blind test embedder |
 """
@@ -73,6 +76,19 @@ class Settings:
     max_content_chars: int = 100_000
     max_tags: int = 64
     max_metadata_keys: int = 64
+    # Quotas (None: unlimited). Per namespace, and for the whole store; set_quota overrides
+    # a namespace's at run time. A share of each quota is reserved for CRITICAL memories.
+    max_memories: int | None = None
+    max_bytes: int | None = None
+    max_memories_total: int | None = None
+    max_bytes_total: int | None = None
+    critical_reserve: float = 0.15
+    #: Lifetime caps by metadata["classification"] (see priomem._retention).
+    classification_retention: Mapping[str, timedelta | None] = field(
+        default_factory=lambda: MappingProxyType(
+            {"sensitive": timedelta(days=90), "public": timedelta(days=365), "internal": None}
+        )
+    )
     embed_batch_size: int = 64
     # HNSW build/search breadth: measured for top-10 recall >= 0.98 at 100k (benchmarks/).
     hnsw_ef_construction: int = 200
@@ -128,7 +144,19 @@ class Settings:
             values["embedder"] = raw.lower()
         if (raw := get("HYBRID")) is not None:
             values["hybrid"] = _parse_bool(raw, "PRIOMEM_HYBRID")
-        for name, attr in (("MAX_K", "max_k"), ("MAX_CONTENT_CHARS", "max_content_chars")):
+        if (raw := get("CRITICAL_RESERVE")) is not None:
+            try:
+                values["critical_reserve"] = float(raw)
+            except ValueError:
+                raise InvalidInputError(
+                    f"PRIOMEM_CRITICAL_RESERVE: {raw!r} is not a number such as 0.15."
+                ) from None
+        for name, attr in (
+            ("MAX_K", "max_k"),
+            ("MAX_CONTENT_CHARS", "max_content_chars"),
+            ("MAX_MEMORIES", "max_memories"),
+            ("MAX_MEMORIES_TOTAL", "max_memories_total"),
+        ):
             if (raw := get(name)) is not None:
                 values[attr] = _parse_int(raw, "PRIOMEM_" + name)
         retention = dict(DEFAULT_RETENTION)

@@ -87,6 +87,7 @@ class ChromaStore:
         lock: StoreLock | None = None,
         owns_client: bool = False,
         location: str = "a Chroma client",
+        path: Path | None = None,
     ) -> None:
         self._client = client
         self._model_name = model_name
@@ -95,6 +96,7 @@ class ChromaStore:
         self._lock = lock
         self._owns_client = owns_client
         self.location = location
+        self._path = path
         self._collections: dict[str, Any] = {}
         self._guard = threading.RLock()
         with _chroma("read the store's model record"):
@@ -120,7 +122,7 @@ class ChromaStore:
                 client = chromadb.PersistentClient(
                     path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
                 )
-            return cls(client, lock=lock, owns_client=True, location=str(path), **kwargs)
+            return cls(client, lock=lock, owns_client=True, location=str(path), path=path, **kwargs)
         except BaseException:
             lock.release()
             raise
@@ -172,6 +174,99 @@ class ChromaStore:
                 f"the store at {self.location} uses a newer priomem store layout "
                 f"({found.get('pm_schema')}); upgrade priomem to open it."
             )
+
+    # -- store-level records (quotas, retention, audit log) ---------------------------
+    def _meta(self) -> Any:
+        with _chroma("open the store's settings"):
+            return self._client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+
+    def meta_put(self, record_id: str, document: str, metadata: Mapping[str, Any]) -> None:
+        """Write one store-level record (its 1-d vector is a placeholder: never searched)."""
+        with _chroma("write the store's settings"):
+            self._meta().upsert(
+                ids=[record_id], embeddings=[[1.0]], documents=[document], metadatas=[dict(metadata)]
+            )
+
+    def meta_get(self, record_ids: Sequence[str]) -> dict[str, Row]:
+        with _chroma("read the store's settings"):
+            got = self._meta().get(ids=list(record_ids), include=["documents", "metadatas"])
+        return {
+            rid: Row(
+                id=rid,
+                document=(got["documents"] or [""])[i] or "",
+                metadata=dict((got["metadatas"] or [{}])[i] or {}),
+            )
+            for i, rid in enumerate(got["ids"])
+        }
+
+    def meta_find(self, kind: str) -> list[Row]:
+        """Every store-level record whose ``kind`` metadata is ``kind``."""
+        with _chroma("read the store's settings"):
+            got = self._meta().get(where={"kind": kind}, include=["documents", "metadatas"])
+        return [
+            Row(
+                id=rid,
+                document=(got["documents"] or [""])[i] or "",
+                metadata=dict((got["metadatas"] or [{}])[i] or {}),
+            )
+            for i, rid in enumerate(got["ids"])
+        ]
+
+    def meta_delete(self, record_ids: Sequence[str]) -> None:
+        with _chroma("delete store settings"):
+            self._meta().delete(ids=list(record_ids))
+
+    @property
+    def embedded_path(self) -> Path | None:
+        """The folder of an embedded store (None for a server or a caller's client)."""
+        return self._path
+
+    def purge_residue(self, ids: Sequence[str]) -> None:
+        """Remove what an embedded Chroma keeps of deleted records' text, then compact.
+
+        Chroma's write-ahead log (``embeddings_queue`` in ``chroma.sqlite3``) keeps every
+        upsert's document and metadata until its vector index is persisted, and SQLite keeps
+        deleted rows in free pages. This blanks the logged document and metadata of ``ids``
+        (the delete entries stay, so replaying the log still ends with the deletion),
+        rebuilds the full-text index, and VACUUMs with secure_delete. The Chroma client is
+        closed meanwhile and reopened after.
+        """
+        if self._path is None or not self._owns_client:
+            return
+        import sqlite3
+
+        from chromadb.config import Settings as ChromaSettings
+
+        with self._guard:
+            self._collections.clear()
+            close = getattr(self._client, "close", None)
+            if close is not None:
+                close()
+            try:
+                con = sqlite3.connect(self._path / "chroma.sqlite3", timeout=30)
+                try:
+                    con.execute("PRAGMA secure_delete=ON")
+                    unique = list(dict.fromkeys(ids))
+                    for start in range(0, len(unique), 500):
+                        chunk = unique[start : start + 500]
+                        marks = ",".join("?" * len(chunk))
+                        con.execute(
+                            f"UPDATE embeddings_queue SET metadata = NULL WHERE id IN ({marks})",
+                            chunk,
+                        )
+                    con.commit()
+                    con.execute(
+                        "INSERT INTO embedding_fulltext_search(embedding_fulltext_search) VALUES ('optimize')"
+                    )
+                    con.commit()
+                    con.execute("VACUUM")
+                finally:
+                    con.close()
+            finally:
+                with _chroma(f"reopen the store at {self._path}"):
+                    self._client = chromadb.PersistentClient(
+                        path=str(self._path), settings=ChromaSettings(anonymized_telemetry=False)
+                    )
 
     # -- collections -----------------------------------------------------------------
     def _collection(self, namespace: str, *, create: bool) -> Any | None:

@@ -1,0 +1,71 @@
+"""Consolidation without an LLM: group near-duplicate memories and merge each group. Pure.
+
+Grouping is leader clustering in a fixed order (created_at, then id): each memory joins
+the group whose leader it is most similar to, if that similarity reaches
+``min_similarity``, else it leads a new group. Deterministic for a given input.
+
+The merged text keeps the information: the group's most central text (highest mean
+similarity to the others), then the sentences of the others that it does not already
+say, up to a size cap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["MAX_MERGED_CHARS", "group", "merge_text"]
+
+MAX_MERGED_CHARS = 2000
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def group(vectors: np.ndarray, min_similarity: float) -> list[list[int]]:
+    """Indices of ``vectors`` (rows already in the grouping order) in groups of 1 or more."""
+    leaders: list[int] = []
+    groups: list[list[int]] = []
+    for index in range(len(vectors)):
+        best, best_sim = -1, min_similarity
+        for g, leader in enumerate(leaders):
+            sim = float(np.dot(vectors[index], vectors[leader]))
+            if sim >= best_sim:
+                best, best_sim = g, sim
+        if best < 0:
+            leaders.append(index)
+            groups.append([index])
+        else:
+            groups[best].append(index)
+    return groups
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def merge_text(texts: Sequence[str], vectors: np.ndarray, cap: int = MAX_MERGED_CHARS) -> str:
+    """The most central text plus the distinct details of the others, at most ``cap`` characters."""
+    if len(texts) == 1:
+        return texts[0][:cap]
+    sims = vectors @ vectors.T
+    central = int(np.argmax(sims.sum(axis=1)))
+    merged = texts[central]
+    known = _words(merged)
+    details: list[str] = []
+    for index, text in enumerate(texts):
+        if index == central:
+            continue
+        for sentence in (s.strip() for s in _SENTENCE.split(text)):
+            words = _words(sentence)
+            if not words or not (words - known):
+                continue  # says nothing the merged text does not already say
+            details.append(sentence)
+            known |= words
+    for detail in details:
+        candidate = f"{merged} | {detail}"
+        if len(candidate) > cap:
+            break
+        merged = candidate
+    return merged[:cap]
