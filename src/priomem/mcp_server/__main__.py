@@ -24,22 +24,21 @@ def _configure_logging(level: str) -> None:
     root.setLevel(level)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # Turn a client's SIGTERM into the same orderly shutdown as Ctrl-C: the store is closed.
-    raise KeyboardInterrupt
+class _Terminated(Exception):
+    """SIGTERM arrived: shut down in order (close the store) and exit 0."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # stdio: clients send SIGTERM when they are done; this unwinds the event loop so the
+    # store is closed. HTTP: uvicorn shuts down gracefully first, then re-raises the signal
+    # into this handler, which turns it into a clean exit instead of death by signal.
+    raise _Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server; returns the exit status (2 for a configuration error)."""
-    import anyio
-
     from priomem import PriomemError
-    from priomem.mcp_server._auth import Grant
     from priomem.mcp_server._config import parse_config
-    from priomem.mcp_server._holder import EngineHolder
-    from priomem.mcp_server._http import serve_http
-    from priomem.mcp_server._open import engine_opener
-    from priomem.mcp_server._server import build_server
 
     try:
         config = parse_config(argv)
@@ -47,6 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PriomemError as exc:
         sys.stderr.write(f"priomem-mcp: error: {exc}\n")
         return 2
+    # The SDK loads only now, so --help and configuration errors answer quickly.
+    import anyio
+
+    from priomem.mcp_server._auth import Grant
+    from priomem.mcp_server._holder import EngineHolder
+    from priomem.mcp_server._http import serve_http
+    from priomem.mcp_server._open import engine_opener
+    from priomem.mcp_server._server import build_server
+
     _configure_logging(config.log_level)
     holder = EngineHolder(engine_opener(config))
     local = Grant(
@@ -61,12 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_k=config.max_k,
         log_level=config.log_level,
     )
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if config.transport == "stdio":
-            signal.signal(signal.SIGTERM, _interrupt)
             anyio.run(server.run_stdio_async)
         else:
             anyio.run(serve_http, server, config)
+    except _Terminated:
+        return 0
     except KeyboardInterrupt:
         return 130
     finally:

@@ -70,6 +70,8 @@ async def serve_http(server: MCPServer[Any], config: ServerConfig) -> None:
         host=config.host,
         port=config.port,
         log_level=config.log_level.lower(),
+        # uvicorn's own logging config sends access logs to stdout; ours sends all to stderr.
+        log_config=None,
         lifespan="on",
         # Headers are small; refusing huge ones early is part of the request-size limit.
         h11_max_incomplete_event_size=64 * 1024,
