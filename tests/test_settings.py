@@ -56,3 +56,10 @@ def test_unknown_override_is_refused() -> None:
 
 def test_ttl_none_disables_expiry() -> None:
     assert Settings.from_env({"PRIOMEM_TTL_LOW": "none"}).ttl_for(Priority.LOW) is None
+
+
+def test_settings_choose_the_embedder(chroma_client: object) -> None:
+    from priomem import HashEmbedder, MemoryEngine
+
+    with MemoryEngine(client=chroma_client, settings=Settings(embedder="hash")) as engine:
+        assert isinstance(engine.embedder, HashEmbedder)

@@ -135,9 +135,7 @@ class MemoryEngine:
         if sum(x is not None for x in (path, url, client)) > 1:
             raise InvalidInputError("give at most one of path, url and client.", field="path")
         self.settings = settings if settings is not None else Settings.from_env()
-        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
-            batch_size=self.settings.embed_batch_size
-        )
+        self.embedder: Embedder = embedder or default_embedder(self.settings)
         hnsw = {
             "ef_construction": self.settings.hnsw_ef_construction,
             "ef_search": self.settings.hnsw_ef_search,

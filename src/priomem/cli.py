@@ -112,7 +112,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--everything", action="store_true", help="empty the namespace")
     p.add_argument("--dry-run", action="store_true", help="only show what would be forgotten")
 
-    add("stats", "counts by priority, sizes, ages")
+    p = add("export", "write memories to a JSON Lines file")
+    p.add_argument("dest", help="file to write ('-' for stdout)")
+    p.add_argument(
+        "--all-namespaces", action="store_true", help="every namespace (default: only --namespace, if given)"
+    )
+    p.add_argument(
+        "--embeddings", action="store_true", help="include embeddings (faster re-import with the same model)"
+    )
+
+    p = add("import", "restore memories from an export")
+    p.add_argument("src", help="file to read ('-' for stdin)")
+    p.add_argument("--reembed", choices=["auto", "always", "never"], default="auto")
+    p.add_argument("--into", help="put every memory into this namespace")
+
+    p = add("consolidate", "merge similar recent memories of a namespace")
+    p.add_argument("--window", default="6h", help="look at memories created in this span (default 6h)")
+    p.add_argument("--min-similarity", type=float, default=0.85)
+    p.add_argument("--max-priority", default="medium", help="highest priority to merge (never critical)")
+    p.add_argument("--dry-run", action="store_true")
+
+    p = add("erase", "remove a data subject's memories everywhere, with an audit record")
+    p.add_argument("--subject", help="metadata 'subject' value to erase")
+    p.add_argument(
+        "--all-namespaces", action="store_true", help="with --subject: search every namespace (default)"
+    )
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    p = add("quota", "show or set a namespace's quota ('*' for the whole store)")
+    p.add_argument("--max-memories", type=int)
+    p.add_argument("--max-bytes", type=int)
+    p.add_argument("--critical-reserve", type=float)
+    p.add_argument("--store", action="store_true", help="the store-wide quota instead of the namespace's")
+
+    p = add("audit", "show the audit log of deletions")
+    p.add_argument("--action", choices=["forget", "evict", "sweep", "consolidate", "erase"])
+    p.add_argument("--limit", type=int, default=20)
+
+    add("stats", "counts by priority, sizes, ages, quota use, what expires soon")
     add("sweep", "delete expired memories now")
     add("demo", "remember a small data-platform history and recall from it")
     return parser
@@ -228,8 +265,11 @@ def _stats(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     lines = [f"store: {engine.location}"]
     for ns, s in per.items():
         counts = "  ".join(f"{k.lower()} {v}" for k, v in s["by_priority"].items())
+        quota = s["quota"]["max_memories"]
+        used = f", quota {s['count']}/{quota} ({s['quota_used']:.0%})" if quota else ""
         lines.append(
-            f"{ns}: {s['count']} memories ({counts}), {s['bytes']:,} bytes, oldest {s['oldest']}, newest {s['newest']}, expired awaiting sweep {s['expired']}"
+            f"{ns}: {s['count']} memories ({counts}){used}, {s['bytes']:,} bytes, oldest {s['oldest']}, "
+            f"newest {s['newest']}, expiring within 7 days {s['expiring_within_7d']}, expired awaiting sweep {s['expired']}"
         )
     if len(lines) == 1:
         lines.append("(empty)")
@@ -239,6 +279,106 @@ def _stats(engine: MemoryEngine, args: argparse.Namespace) -> Any:
 def _sweep(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     count = engine.sweep()
     return {"deleted": count} if args.json else f"deleted {count} expired memories"
+
+
+def _export(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    namespace = None if args.all_namespaces else args.namespace
+    if args.dest == "-":
+        count = engine.export(sys.stdout, namespace=namespace, include_embeddings=args.embeddings)
+        return None
+    count = engine.export(
+        args.dest, namespace=namespace, include_embeddings=args.embeddings, progress=not args.quiet
+    )
+    return (
+        {"exported": count, "dest": args.dest} if args.json else f"exported {count} memories to {args.dest}"
+    )
+
+
+def _import(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    src = sys.stdin if args.src == "-" else args.src
+    report = engine.import_(src, reembed=args.reembed, namespace=args.into, progress=not args.quiet)
+    if args.json:
+        return {
+            "imported": report.count,
+            "reembedded": report.reembedded,
+            "namespaces": list(report.namespaces),
+            "source_version": report.source_version,
+        }
+    return f"imported {report.count} memories into {', '.join(report.namespaces) or '-'} (re-embedded {report.reembedded})"
+
+
+def _consolidate(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    results = engine.consolidate(
+        args.namespace,
+        window=args.window,
+        min_similarity=args.min_similarity,
+        max_priority=args.max_priority,
+        dry_run=args.dry_run,
+    )
+    if args.json:
+        return {
+            "dry_run": args.dry_run,
+            "merged": [{"memory": c.memory.to_dict(), "from": list(c.merged_ids)} for c in results],
+        }
+    verb = "would merge" if args.dry_run else "merged"
+    lines = [f"{verb} {len(results)} groups"]
+    lines += [f"  {len(c.merged_ids)} -> {_line(c.memory.content)}" for c in results]
+    return "\n".join(lines)
+
+
+def _erase(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    if not args.subject and not args.namespace:
+        raise PriomemError("erase needs --subject, --namespace, or both.")
+    what = f"subject {args.subject!r}" if args.subject else f"the whole namespace {args.namespace!r}"
+    if args.subject and args.namespace:
+        what += f" in namespace {args.namespace!r}"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise PriomemError(f"erase deletes every memory of {what} for good; add --yes to confirm.")
+        answer = input(f"Erase every memory of {what}? This cannot be undone. [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            return "nothing erased"
+    count = engine.erase(namespace=args.namespace, subject=args.subject)
+    return (
+        {"erased": count}
+        if args.json
+        else f"erased {count} memories of {what} (audit log: priomem audit --action erase)"
+    )
+
+
+def _quota(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    target = "*" if args.store else args.namespace
+    if args.max_memories is not None or args.max_bytes is not None or args.critical_reserve is not None:
+        current = engine.get_quota(target)
+        quota = engine.set_quota(
+            target,
+            max_memories=args.max_memories if args.max_memories is not None else current.max_memories,
+            max_bytes=args.max_bytes if args.max_bytes is not None else current.max_bytes,
+            critical_reserve=args.critical_reserve
+            if args.critical_reserve is not None
+            else current.critical_reserve,
+        )
+    else:
+        quota = engine.get_quota(target)
+    label = "store" if target == "*" else repr(target or engine.settings.default_namespace)
+    if args.json:
+        return {"scope": label, **quota.to_dict()}
+    return (
+        f"quota of {label}: max_memories {quota.max_memories or 'unlimited'}, max_bytes {quota.max_bytes or 'unlimited'}, "
+        f"critical reserve {quota.critical_reserve:.0%}"
+    )
+
+
+def _audit(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    records = engine.audit_log(namespace=args.namespace, action=args.action, limit=args.limit)
+    if args.json:
+        return {"records": [r.to_dict() for r in records]}
+    if not records:
+        return "(no audit records)"
+    return "\n".join(
+        f"{r.at:%Y-%m-%d %H:%M:%S}  {r.action:<11} {r.namespace:<20} {r.count:>6}  {json.dumps(dict(r.selector))}"
+        for r in records
+    )
 
 
 def _demo(engine: MemoryEngine, args: argparse.Namespace) -> Any:
@@ -256,6 +396,12 @@ COMMANDS: dict[str, Handler] = {
     "stats": _stats,
     "sweep": _sweep,
     "demo": _demo,
+    "export": _export,
+    "import": _import,
+    "consolidate": _consolidate,
+    "erase": _erase,
+    "quota": _quota,
+    "audit": _audit,
 }
 
 
