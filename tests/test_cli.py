@@ -136,3 +136,27 @@ def test_console_script_runs_with_the_real_model(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     hits = json.loads(done.stdout)["hits"]
     assert hits and all(h["priority"] in {"HIGH", "CRITICAL"} for h in hits)
+
+
+def test_pressure_commands(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("quota", "--max-memories", "3", "--critical-reserve", "0", "-n", "q")[0] == 0
+    code, out, _ = cli("quota", "-n", "q", "--json")
+    assert json.loads(out)["max_memories"] == 3
+    for i in range(4):
+        assert cli("remember", f"debug {i}", "-p", "low", "-n", "q")[0] == 0
+    code, out, _ = cli("stats", "-n", "q", "--json")
+    assert json.loads(out)["count"] == 3
+    code, out, _ = cli("audit", "--action", "evict", "--json")
+    assert json.loads(out)["records"][0]["count"] == 1
+    dump = tmp_path / "dump.jsonl"
+    code, out, _ = cli("export", str(dump), "-n", "q", "--embeddings")
+    assert code == 0 and "exported 3" in out
+    code, out, _ = cli("--path", str(tmp_path / "copy"), "import", str(dump), "--json")
+    assert json.loads(out)["imported"] == 3 and json.loads(out)["reembedded"] == 0
+    assert cli("remember", "carol's address", "--meta", "subject=carol", "-n", "people")[0] == 0
+    code, _, err = cli("erase", "--subject", "carol")  # not a terminal: refuses without --yes
+    assert code == 1 and "--yes" in err
+    code, out, _ = cli("erase", "--subject", "carol", "--yes", "--json")
+    assert json.loads(out) == {"erased": 1}
+    code, out, _ = cli("consolidate", "-n", "q", "--min-similarity", "0.3", "--max-priority", "low", "--json")
+    assert code == 0 and len(json.loads(out)["merged"]) == 1
