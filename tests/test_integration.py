@@ -75,3 +75,45 @@ def test_unreachable_server_is_a_clear_error() -> None:
 
     with pytest.raises(StoreUnavailableError, match="did not answer"):
         MemoryEngine(url=f"http://127.0.0.1:{free_port()}", embedder=HashEmbedder(), settings=Settings())
+
+
+def test_purge_completes_erasure_on_a_stopped_server_folder(tmp_path: Path) -> None:
+    """A real `chroma run` server: erase through it, stop it, `priomem purge` its folder."""
+    import subprocess
+    import sys
+
+    from priomem import HashEmbedder
+    from tests.conftest import chroma_executable, wait_http
+
+    port = free_port()
+    data = tmp_path / "server-data"
+    proc = subprocess.Popen(
+        [chroma_executable(), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat")
+        with MemoryEngine(
+            url=f"http://127.0.0.1:{port}", embedder=HashEmbedder(), settings=Settings()
+        ) as engine:
+            engine.remember("Qwertzlemon secret address", metadata={"subject": "dave"}, namespace="p")
+            engine.remember("an ordinary note", namespace="p")
+            assert engine.erase(subject="dave") == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    leftover = subprocess.run(
+        ["grep", "-rla", "Qwertzlemon", str(data)], capture_output=True, text=True
+    ).stdout
+    assert leftover  # the server's own log still holds it: that is why purge exists
+    exe = Path(sys.executable).parent / "priomem"
+    done = subprocess.run(
+        [str(exe), "purge", "--path", str(data)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        subprocess.run(["grep", "-rla", "Qwertzlemon", str(data)], capture_output=True, text=True).stdout
+        == ""
+    )
+    assert subprocess.run(["grep", "-rla", "ordinary note", str(data)], capture_output=True, text=True).stdout

@@ -468,6 +468,60 @@ class ChromaStore:
             self._lock = None
 
 
+def _scrub(database: Path, ids: Sequence[str] | None) -> int:
+    """Blank logged documents/metadata of deleted records, rebuild full-text, VACUUM securely.
+
+    ``ids``: the records to blank; None: every logged record that no longer exists.
+    Returns how many log entries were blanked.
+    """
+    import sqlite3
+
+    con = sqlite3.connect(database, timeout=30)
+    try:
+        con.execute("PRAGMA secure_delete=ON")
+        blanked = 0
+        if ids is None:
+            cursor = con.execute(
+                "UPDATE embeddings_queue SET metadata = NULL WHERE metadata IS NOT NULL AND id NOT IN "
+                "(SELECT embedding_id FROM embeddings)"
+            )
+            blanked = cursor.rowcount
+        else:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                cursor = con.execute(
+                    f"UPDATE embeddings_queue SET metadata = NULL WHERE id IN ({marks})", chunk
+                )
+                blanked += cursor.rowcount
+        con.commit()
+        con.execute("INSERT INTO embedding_fulltext_search(embedding_fulltext_search) VALUES ('optimize')")
+        con.commit()
+        con.execute("VACUUM")
+        return blanked
+    finally:
+        con.close()
+
+
+def purge_folder(path: Path) -> int:
+    """Purge what a stopped Chroma keeps of deleted records' text in its data folder.
+
+    For a Chroma server's data folder (stop the server first) or an embedded store no
+    process has open. Returns how many log entries were blanked.
+    """
+    database = path / "chroma.sqlite3"
+    if not database.is_file():
+        raise StoreError(
+            f"{path} holds no Chroma database (chroma.sqlite3); give the server's --path folder."
+        )
+    lock = StoreLock(path)
+    lock.acquire()
+    try:
+        return _scrub(database, None)
+    finally:
+        lock.release()
+
+
 def ephemeral_client() -> Any:
     """A fresh in-memory Chroma client (for tests and throwaway engines)."""
     from chromadb.config import Settings as ChromaSettings

@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--action", choices=["forget", "evict", "sweep", "consolidate", "erase"])
     p.add_argument("--limit", type=int, default=20)
 
+    p = add("purge", "purge deleted text from a stopped Chroma data folder (completes erasure on a server)")
+
     add("stats", "counts by priority, sizes, ages, quota use, what expires soon")
     add("sweep", "delete expired memories now")
     add("demo", "remember a small data-platform history and recall from it")
@@ -381,6 +383,20 @@ def _audit(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     )
 
 
+def _purge(settings: Settings, args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from priomem._store import purge_folder
+
+    folder = Path(args.path) if args.path else settings.resolved_path()
+    blanked = purge_folder(folder)
+    return (
+        {"purged_log_entries": blanked}
+        if args.json
+        else f"purged {blanked} log entries of deleted records in {folder}"
+    )
+
+
 def _demo(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     from priomem._demo import run_demo
 
@@ -417,8 +433,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, stream=sys.stderr, format="priomem: %(levelname)s: %(message)s"
         )
-        with MemoryEngine(path=args.path, url=args.url, settings=settings) as engine:
-            result = COMMANDS[args.command](engine, args)
+        if args.command == "purge":
+            result = _purge(settings, args)
+        else:
+            with MemoryEngine(path=args.path, url=args.url, settings=settings) as engine:
+                result = COMMANDS[args.command](engine, args)
     except PriomemError as exc:
         print(f"priomem: error: {exc}", file=sys.stderr)
         return 1
