@@ -1,0 +1,325 @@
+"""Namespace isolation: recall in one namespace must not pay for the others (issue 2).
+
+Store A holds 100 namespaces x 1,000 memories; store B holds only one of them (the same
+memories, the same vectors). Recall in that namespace is timed on both, interleaved,
+for hybrid (default) and dense-only recall. Goal: A within 1.5x of B.
+
+A design check follows, on raw Chroma: the same 100k vectors in *one* collection with a
+namespace metadata field, queried with ``where={"ns": ...}``, against the one-collection-
+per-namespace layout priomem uses. It shows what the other design would cost.
+
+``--big-namespace`` adds the worst case a user can build: all 100k memories in a single
+namespace (recall vs raw query + embedding on that collection).
+
+Run: ``python benchmarks/namespaces.py`` (full, about 8 minutes), ``--quick``, ``--smoke``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import (
+    TableEmbedder,
+    TextGen,
+    base_parser,
+    cached_embeddings,
+    chroma_client,
+    load,
+    make_corpus,
+    mode_of,
+    model_for,
+    ms,
+    namespace_collections,
+    namespace_names,
+    progress,
+    table,
+    write_json,
+)
+
+from priomem import MemoryEngine, Settings
+
+SIZES: dict[str, dict[str, Any]] = {
+    "full": {"namespaces": 100, "per_ns": 1000, "bases": 2000, "queries": 200},
+    "quick": {"namespaces": 100, "per_ns": 100, "bases": 300, "queries": 60},
+    "smoke": {"namespaces": 4, "per_ns": 10, "bases": 20, "queries": 6},
+}
+
+
+def interleave(calls: dict[str, Any], count: int) -> dict[str, list[float]]:
+    """Run each named call ``count`` times, rotating the order; seconds per call."""
+    names = list(calls)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(count):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            start = time.perf_counter()
+            calls[name](i)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def isolation(
+    model: Any, big: Path, small: Path, target: str, questions: list[str], k: int, hybrid: bool
+) -> dict[str, Any]:
+    settings = Settings(hybrid=hybrid)
+    with (
+        MemoryEngine(path=big, embedder=TableEmbedder(model, {}), settings=settings) as a,
+        MemoryEngine(path=small, embedder=TableEmbedder(model, {}), settings=settings) as b,
+    ):
+        warm, measured = questions[:10], questions[10:]
+        for q in warm:
+            a.recall(q, k=k, namespace=target)
+            b.recall(q, k=k, namespace=target)
+        times = interleave(
+            {
+                "many": lambda i: a.recall(measured[i], k=k, namespace=target),
+                "alone": lambda i: b.recall(measured[i], k=k, namespace=target),
+            },
+            len(measured),
+        )
+    many, alone = ms(times["many"]), ms(times["alone"])
+    return {
+        "mode": "hybrid" if hybrid else "dense",
+        "many_namespaces": many,
+        "alone": alone,
+        "ratio_p50": many["p50_ms"] / alone["p50_ms"],
+        "ratio_p95": many["p95_ms"] / alone["p95_ms"],
+    }
+
+
+def design_check(
+    big: Path,
+    vectors: np.ndarray,
+    owners: list[str],
+    target: str,
+    queries: np.ndarray,
+    tmp: Path,
+    hnsw: dict[str, int],
+) -> dict[str, Any]:
+    """Raw Chroma: one collection filtered by namespace vs the namespace's own collection."""
+    folder = Path(tempfile.mkdtemp(prefix="ns-design-", dir=tmp))
+    client = chroma_client(folder)
+    big_client = chroma_client(big)
+    try:
+        shared = client.create_collection(
+            "all-namespaces", configuration={"hnsw": {"space": "cosine", **hnsw}}, embedding_function=None
+        )
+        progress(f"design check: {len(vectors):,} vectors into one collection ...")
+        start = time.perf_counter()
+        for s in range(0, len(vectors), 5000):
+            shared.add(
+                ids=[str(i) for i in range(s, min(s + 5000, len(vectors)))],
+                embeddings=vectors[s : s + 5000],
+                metadatas=[{"ns": ns} for ns in owners[s : s + 5000]],
+            )
+        build_s = time.perf_counter() - start
+        own = namespace_collections(big_client)[target]
+        for q in queries[:5]:
+            shared.query(query_embeddings=[q], n_results=50, where={"ns": target}, include=["distances"])
+            own.query(query_embeddings=[q], n_results=50, include=["distances"])
+        times = interleave(
+            {
+                "filtered": lambda i: shared.query(
+                    query_embeddings=[queries[i]], n_results=50, where={"ns": target}, include=["distances"]
+                ),
+                "own": lambda i: own.query(
+                    query_embeddings=[queries[i]], n_results=50, include=["distances"]
+                ),
+            },
+            len(queries),
+        )
+    finally:
+        client.close()
+        big_client.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    filtered, own_ms = ms(times["filtered"]), ms(times["own"])
+    return {
+        "one_collection_where": filtered,
+        "collection_per_namespace": own_ms,
+        "ratio_p50": filtered["p50_ms"] / own_ms["p50_ms"],
+        "shared_build_s": build_s,
+    }
+
+
+def big_namespace(
+    model: Any,
+    bases_text: list[str],
+    bases: np.ndarray,
+    n: int,
+    questions: list[str],
+    k: int,
+    seed: int,
+    tmp: Path,
+) -> list[dict[str, Any]]:
+    """Every memory in one namespace: recall vs raw query + embedding on its collection."""
+    folder = Path(tempfile.mkdtemp(prefix="ns-big-", dir=tmp))
+    corpus = make_corpus(bases_text, bases, n, ["default"], seed + 7)
+    progress(f"big namespace: loading {n:,} memories into one namespace ...")
+    with MemoryEngine(
+        path=folder, embedder=TableEmbedder(model, corpus.table()), settings=Settings()
+    ) as engine:
+        rate = load(engine, corpus.items)
+    progress(f"  remember_many (precomputed vectors): {rate:,.0f} memories/s")
+    rows = []
+    for hybrid in (True, False):
+        with MemoryEngine(
+            path=folder, embedder=TableEmbedder(model, {}), settings=Settings(hybrid=hybrid)
+        ) as engine:
+            client = chroma_client(folder)
+            try:
+                col = namespace_collections(client)["default"]
+                qs = questions[:]
+                for q in qs[:10]:
+                    engine.recall(q, k=k)
+                times = interleave(
+                    {
+                        "engine": lambda i, qs=qs: engine.recall(qs[10 + i], k=k),
+                        "raw": lambda i, qs=qs, col=col: col.query(
+                            query_embeddings=[model.embed_query(qs[10 + i])], n_results=k
+                        ),
+                    },
+                    len(qs) - 10,
+                )
+            finally:
+                client.close()
+        eng, raw = ms(times["engine"]), ms(times["raw"])
+        rows.append(
+            {
+                "mode": "hybrid" if hybrid else "dense",
+                "memories": n,
+                "engine": eng,
+                "raw": raw,
+                "ratio_p50": eng["p50_ms"] / raw["p50_ms"],
+                "ratio_p95": eng["p95_ms"] / raw["p95_ms"],
+                "load_per_s": rate,
+            }
+        )
+        progress(f"  {rows[-1]['mode']}: recall p50 {eng['p50_ms']:.1f} ms vs raw {raw['p50_ms']:.1f} ms")
+    shutil.rmtree(folder, ignore_errors=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__ or "")
+    parser.add_argument("--embedder", choices=("minilm", "hash"), default=None)
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--no-design-check", action="store_true", help="skip the raw one-collection check")
+    parser.add_argument(
+        "--big-namespace", action="store_true", help="also time all memories in one namespace (+4 minutes)"
+    )
+    args = parser.parse_args(argv)
+    mode = mode_of(args)
+    cfg = SIZES[mode]
+    tmp = args.tmp or Path(tempfile.gettempdir())
+    tmp.mkdir(parents=True, exist_ok=True)
+    model = model_for(args.embedder or ("hash" if mode == "smoke" else "minilm"))
+    gen = TextGen(args.seed + 40)
+    bases_text = gen.short(cfg["bases"])
+    bases = cached_embeddings(model, bases_text, args.out / "cache")
+    namespaces = namespace_names(cfg["namespaces"])
+    target = namespaces[len(namespaces) // 2]
+    corpus = make_corpus(bases_text, bases, cfg["per_ns"], namespaces, args.seed + 41)
+    big = Path(tempfile.mkdtemp(prefix="ns-many-", dir=tmp))
+    small = Path(tempfile.mkdtemp(prefix="ns-alone-", dir=tmp))
+    started = time.perf_counter()
+    total = cfg["per_ns"] * len(namespaces)
+    progress(f"loading {total:,} memories in {len(namespaces)} namespaces ...")
+    settings = Settings()
+    with MemoryEngine(path=big, embedder=TableEmbedder(model, corpus.table()), settings=settings) as engine:
+        rate = load(engine, corpus.items)
+    progress(f"  remember_many (precomputed vectors): {rate:,.0f} memories/s; now the lone namespace")
+    with MemoryEngine(path=small, embedder=TableEmbedder(model, corpus.table()), settings=settings) as engine:
+        load(engine, {target: corpus.items[target]})
+    result: dict[str, Any] = {
+        "mode": mode,
+        "config": cfg,
+        "embedder": model.name,
+        "memories": total,
+        "target": target,
+        "load_per_s": rate,
+    }
+    rows = []
+    for hybrid in (True, False):
+        questions = gen.questions(cfg["queries"] + 10)
+        row = isolation(model, big, small, target, questions, args.k, hybrid)
+        progress(
+            f"isolation {row['mode']}: {row['many_namespaces']['p50_ms']:.1f} ms vs alone "
+            f"{row['alone']['p50_ms']:.1f} ms (x{row['ratio_p50']:.2f})"
+        )
+        rows.append(row)
+    result["isolation"] = rows
+    table(
+        f"4. Recall in 1 of {len(namespaces)} namespaces x {cfg['per_ns']:,} vs a store holding only it "
+        f"(k={args.k}; {cfg['queries']} queries; goal <= 1.5x)",
+        ["mode", f"{total:,} store p50", "p95", f"{cfg['per_ns']:,} store p50", "p95", "x p50", "x p95"],
+        [
+            (
+                r["mode"],
+                r["many_namespaces"]["p50_ms"],
+                r["many_namespaces"]["p95_ms"],
+                r["alone"]["p50_ms"],
+                r["alone"]["p95_ms"],
+                r["ratio_p50"],
+                r["ratio_p95"],
+            )
+            for r in rows
+        ],
+    )
+    if not args.no_design_check:
+        queries = np.asarray([model.embed_query(q) for q in gen.questions(cfg["queries"])], dtype=np.float32)
+        hnsw = {
+            "ef_construction": settings.hnsw_ef_construction,
+            "ef_search": settings.hnsw_ef_search,
+            "max_neighbors": settings.hnsw_max_neighbors,
+        }
+        check = design_check(big, corpus.vectors, corpus.namespaces, target, queries, tmp, hnsw)
+        result["design_check"] = check
+        table(
+            "Design check, raw Chroma (n_results=50): one collection + where ns vs a collection per namespace",
+            ["layout", "p50 ms", "p95 ms"],
+            [
+                (
+                    "one collection, where={'ns': ...}",
+                    check["one_collection_where"]["p50_ms"],
+                    check["one_collection_where"]["p95_ms"],
+                ),
+                (
+                    "collection per namespace",
+                    check["collection_per_namespace"]["p50_ms"],
+                    check["collection_per_namespace"]["p95_ms"],
+                ),
+            ],
+        )
+    shutil.rmtree(big, ignore_errors=True)
+    shutil.rmtree(small, ignore_errors=True)
+    if args.big_namespace:
+        questions = gen.questions(cfg["queries"] + 10)
+        rows = big_namespace(model, bases_text, bases, total, questions, args.k, args.seed, tmp)
+        result["big_namespace"] = rows
+        table(
+            f"All {total:,} memories in one namespace: recall vs raw query + embedding (k={args.k})",
+            ["mode", "recall p50", "p95", "raw p50", "p95", "x p50", "x p95"],
+            [
+                (
+                    r["mode"],
+                    r["engine"]["p50_ms"],
+                    r["engine"]["p95_ms"],
+                    r["raw"]["p50_ms"],
+                    r["raw"]["p95_ms"],
+                    r["ratio_p50"],
+                    r["ratio_p95"],
+                )
+                for r in rows
+            ],
+        )
+    result["seconds"] = time.perf_counter() - started
+    write_json(args.out, "namespaces" if mode == "full" else f"namespaces-{mode}", result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
