@@ -21,7 +21,7 @@ async def test_tools_list_does_not_wait_for_the_engine(engine: MemoryEngine) -> 
         release.wait(30)
         return engine
 
-    holder = EngineHolder(slow_open, warm_up=False)
+    holder = EngineHolder(slow_open)
     async with Client(build_server(holder), mode="legacy") as client:
         started = time.monotonic()
         tools = await client.list_tools()
@@ -47,7 +47,7 @@ async def test_bad_arguments_are_answered_before_the_engine_opens(engine: Memory
         release.wait(30)
         return engine
 
-    holder = EngineHolder(never_open, warm_up=False)
+    holder = EngineHolder(never_open)
     async with Client(build_server(holder)) as client:
         try:
             with anyio.fail_after(5):
@@ -66,7 +66,7 @@ async def test_a_locked_store_is_a_tool_error_and_is_retried(engine: MemoryEngin
             raise StoreLockedError("the store at /x is in use by process 42. Stop it or share the store.")
         return engine
 
-    holder = EngineHolder(open_third_time, warm_up=False)
+    holder = EngineHolder(open_third_time)
     async with Client(build_server(holder)) as client:
         first = await client.call_tool("recall", {"query": "anything"})
         second = await client.call_tool("recall", {"query": "anything"})
@@ -80,7 +80,7 @@ async def test_other_open_failures_are_reported_each_call(engine: MemoryEngine) 
     def broken(stack: contextlib.ExitStack) -> MemoryEngine:
         raise EmbeddingError("could not load the embedding model 'x': missing; install it.")
 
-    async with Client(build_server(EngineHolder(broken, warm_up=False))) as client:
+    async with Client(build_server(EngineHolder(broken))) as client:
         for _ in range(2):
             result = await client.call_tool("remember", {"content": "x"})
             assert result.is_error and "install it" in result.content[0].text  # type: ignore[union-attr]
@@ -93,7 +93,7 @@ def test_close_releases_what_opening_took(engine: MemoryEngine) -> None:
         stack.callback(released.append, "lease")
         return engine
 
-    holder = EngineHolder(opener, warm_up=False)
+    holder = EngineHolder(opener)
     holder.start()
     assert holder.get() is engine
     holder.close()

@@ -46,17 +46,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PriomemError as exc:
         sys.stderr.write(f"priomem-mcp: error: {exc}\n")
         return 2
+    from priomem.mcp_server._open import embedder_for, engine_opener, start_sharing
+
+    # The shared store's keeper starts now, in parallel with loading the SDK below.
+    pending = start_sharing(config)
     # The SDK loads only now, so --help and configuration errors answer quickly.
     import anyio
 
     from priomem.mcp_server._auth import Grant
     from priomem.mcp_server._holder import EngineHolder
     from priomem.mcp_server._http import serve_http
-    from priomem.mcp_server._open import engine_opener
     from priomem.mcp_server._server import build_server
 
     _configure_logging(config.log_level)
-    holder = EngineHolder(engine_opener(config))
+    embedder = embedder_for(config.settings)
+    holder = EngineHolder(
+        engine_opener(config, embedder, pending), warm_up=getattr(embedder, "warm_up", None)
+    )
     local = Grant(
         namespace=config.namespace,
         allowed=frozenset({config.namespace}) if config.lock_namespace else None,

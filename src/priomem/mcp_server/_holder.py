@@ -2,10 +2,13 @@
 
 Importing chromadb, opening the store and loading the embedding model take seconds; an
 MCP client expects ``initialize`` and ``tools/list`` answers at once. :class:`EngineHolder`
-opens the engine on a daemon thread when the server starts, then warms the embedding model
-up on the same thread. A tool call waits (in a worker thread, never on the event loop)
-until the engine is open; a call that needs vectors then waits for the model, which is
-loaded once under the embedder's own lock.
+starts two daemon threads when the server starts serving: one opens the engine, the other
+loads the embedding model. They overlap: opening mostly waits (for the shared store's
+keeper process, on the other core) while the model import keeps this process busy.
+
+A tool call waits, in a worker thread and never on the event loop, until the engine is
+open; a call that needs vectors then waits for the model, which the embedder loads once
+under its own lock.
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ Opener = Callable[[contextlib.ExitStack], "MemoryEngine"]
 class EngineHolder:
     """Opens a :class:`priomem.MemoryEngine` once, in the background, and hands it out.
 
-    A failure to open is kept and raised to each caller (as the :class:`priomem.PriomemError`
-    it was); a :class:`priomem.StoreError` (store locked or unreachable) is retried on the
-    next call, since its cause may have gone away.
+    ``warm_up``: loads the embedding model (``SentenceTransformerEmbedder.warm_up``), run
+    on its own thread alongside opening. A failure to open is kept and raised to each
+    caller (as the :class:`priomem.PriomemError` it was); a :class:`priomem.StoreError`
+    (store locked or unreachable) is retried on the next call, as its cause may be gone.
     """
 
-    def __init__(self, opener: Opener, *, warm_up: bool = True) -> None:
+    def __init__(self, opener: Opener, *, warm_up: Callable[[], None] | None = None) -> None:
         self._opener = opener
         self._warm_up = warm_up
         self._lock = threading.Lock()
@@ -46,48 +50,56 @@ class EngineHolder:
         self._engine: MemoryEngine | None = None
         self._error: BaseException | None = None
         self._stack = contextlib.ExitStack()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._started = False
         self._closed = False
         self._owns = True
-        self.opened_after: float | None = None
+        self._t0 = time.monotonic()
 
     @classmethod
     def of(cls, engine: MemoryEngine) -> EngineHolder:
         """A holder for an engine the caller owns (and closes): used by tests and embedders."""
-        holder = cls(lambda stack: engine, warm_up=False)
+        holder = cls(lambda stack: engine)
         holder._engine = engine
         holder._owns = False
+        holder._started = True
         holder._ready.set()
         return holder
 
     def start(self) -> None:
-        """Begin opening on a daemon thread (idempotent)."""
+        """Begin opening (and loading the model) on daemon threads; idempotent."""
         with self._lock:
-            if self._thread is not None or self._ready.is_set():
+            if self._started:
                 return
-            self._thread = threading.Thread(target=self._open_in_background, name="priomem-open", daemon=True)
-            self._thread.start()
+            self._started = True
+            self._t0 = time.monotonic()
+            jobs = [("priomem-open", self._open_in_background)]
+            if self._warm_up is not None:
+                jobs.append(("priomem-model", self._load_model))
+            for name, target in jobs:
+                thread = threading.Thread(target=target, name=name, daemon=True)
+                self._threads.append(thread)
+                thread.start()
 
     def _open_in_background(self) -> None:
-        started = time.monotonic()
         try:
             engine = self._open()
         except BaseException as exc:  # kept for the callers; never kills the server
             self._error = exc
             log.warning("could not open the memory store: %s", exc)
-            return
+        else:
+            log.info("memory store open at %s after %.2fs", engine.location, time.monotonic() - self._t0)
         finally:
             self._ready.set()
-        self.opened_after = time.monotonic() - started
-        log.info("memory store open at %s after %.2fs", engine.location, self.opened_after)
-        if self._warm_up:
-            warm = getattr(engine.embedder, "warm_up", None)
-            if callable(warm):
-                try:
-                    warm()
-                    log.info("embedding model loaded after %.2fs", time.monotonic() - started)
-                except PriomemError as exc:  # the first call that needs vectors reports it
-                    log.warning("could not load the embedding model: %s", exc)
+
+    def _load_model(self) -> None:
+        assert self._warm_up is not None
+        try:
+            self._warm_up()
+        except PriomemError as exc:  # the first call that needs vectors reports it
+            log.warning("could not load the embedding model: %s", exc)
+        else:
+            log.info("embedding model loaded after %.2fs", time.monotonic() - self._t0)
 
     def _open(self) -> MemoryEngine:
         with self._lock:
@@ -129,10 +141,9 @@ class EngineHolder:
     def close(self, wait: float = 10.0) -> None:
         """Close the engine (if this holder opened it) and release what opening took."""
         deadline = time.monotonic() + wait
-        thread = self._thread
-        if thread is not None and not self._ready.is_set():
+        if self._threads and not self._ready.is_set():
             # Still opening: give it a moment so the store is released cleanly, not abandoned.
-            thread.join(wait)
+            self._threads[0].join(wait)
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             log.warning("the memory store is still opening; leaving it to the process exit")
             return

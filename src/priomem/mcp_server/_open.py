@@ -15,9 +15,9 @@ import logging
 from priomem import Embedder, HashEmbedder, MemoryEngine, SentenceTransformerEmbedder, Settings
 from priomem.mcp_server._config import ServerConfig
 from priomem.mcp_server._holder import Opener
-from priomem.mcp_server._sharing import attach
+from priomem.mcp_server._sharing import Lease, PendingLease, attach
 
-__all__ = ["embedder_for", "engine_opener"]
+__all__ = ["embedder_for", "engine_opener", "start_sharing"]
 
 log = logging.getLogger("priomem.mcp")
 
@@ -30,18 +30,29 @@ def embedder_for(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
 
 
-def engine_opener(config: ServerConfig) -> Opener:
-    """A function that opens the engine ``config`` describes (called on the opening thread)."""
+def start_sharing(config: ServerConfig) -> PendingLease | None:
+    """Start attaching to the shared store now, if this server shares one (see the module docstring)."""
+    if config.settings.url or not config.share:
+        return None
+    return PendingLease(config.settings.resolved_path())
+
+
+def engine_opener(config: ServerConfig, embedder: Embedder, pending: PendingLease | None = None) -> Opener:
+    """A function that opens the engine ``config`` describes (called on the opening thread).
+
+    ``pending``: an attachment already under way (:func:`start_sharing`); it serves the
+    first opening, later retries attach afresh.
+    """
     settings = config.settings
+    first: list[PendingLease] = [pending] if pending is not None else []
 
     def open_engine(stack: contextlib.ExitStack) -> MemoryEngine:
-        embedder = embedder_for(settings)
         if settings.url:
             return stack.enter_context(MemoryEngine(url=settings.url, embedder=embedder, settings=settings))
         folder = settings.resolved_path()
         if not config.share:
             return stack.enter_context(MemoryEngine(folder, embedder=embedder, settings=settings))
-        lease = attach(folder)
+        lease: Lease = first.pop().result() if first else attach(folder)
         stack.callback(lease.release)
         # The local server has no authentication; a PRIOMEM_CHROMA_TOKEN is for remote servers.
         local = dataclasses.replace(settings, chroma_token=None, url=lease.url)

@@ -35,6 +35,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from typing import Any
 
 from priomem import StoreError, StoreLockedError, StoreUnavailableError
 
-__all__ = ["Lease", "ShareFiles", "attach", "keeper_alive"]
+__all__ = ["Lease", "PendingLease", "ShareFiles", "attach", "keeper_alive"]
 
 log = logging.getLogger("priomem.mcp")
 
@@ -218,3 +219,31 @@ def shared(store: Path, *, timeout: float = 60.0) -> Iterator[Lease]:
         yield lease
     finally:
         lease.release()
+
+
+class PendingLease:
+    """:func:`attach` started at once on a daemon thread, so the keeper starts while the
+    server is still importing; :meth:`result` waits for it. Only the standard library runs
+    on that thread, so nothing can write to the protocol's stdout before it is guarded."""
+
+    def __init__(self, store: Path, *, timeout: float = 60.0) -> None:
+        self._lease: Lease | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(store, timeout), name="priomem-share", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, store: Path, timeout: float) -> None:
+        try:
+            self._lease = attach(store, timeout=timeout)
+        except BaseException as exc:  # handed to whoever waits for the result
+            self._error = exc
+
+    def result(self) -> Lease:
+        """The lease, once attached; raises what stopped it."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._lease is not None
+        return self._lease
