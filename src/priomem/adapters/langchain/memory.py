@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from langchain_classic.base_memory import BaseMemory
 from langchain_core.messages import BaseMessage, SystemMessage
@@ -15,8 +15,19 @@ from priomem._packing import PackResult, approx_tokens, pack_hits
 
 __all__ = ["Classifier", "PriomemMemory", "default_classifier"]
 
-#: Decides the priority of an exchange from the chain's inputs and outputs.
-Classifier = Callable[[dict[str, Any], dict[str, Any]], Priority | str | int]
+
+@runtime_checkable
+class Classifier(Protocol):
+    """Decides the priority of an exchange from the chain's inputs and outputs.
+
+    Any callable ``(inputs, outputs) -> priority`` will do; the priority may be a
+    :class:`~priomem.Priority`, its name or 1-4::
+
+        def classify(inputs, outputs):
+            return "critical" if "SLA" in inputs["input"] else "medium"
+    """
+
+    def __call__(self, inputs: dict[str, Any], outputs: dict[str, Any], /) -> Priority | str | int: ...
 
 
 def default_classifier(inputs: dict[str, Any], outputs: dict[str, Any]) -> Priority:

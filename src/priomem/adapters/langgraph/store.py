@@ -212,6 +212,8 @@ class PriomemStore(BaseStore):
                 continue
             memory = stored.memory
             with self._lock(name):
+                if self.engine.get(memory.id, namespace=name) is None:
+                    continue  # replaced or deleted since it was read: never bring it back
                 self.engine.remember(
                     memory.content,
                     priority=memory.priority,
