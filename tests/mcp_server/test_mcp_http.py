@@ -117,6 +117,9 @@ def test_requests_without_a_valid_token_are_refused(served: str) -> None:
         assert "Authorization: Bearer" in answer.json()["error_description"]
     ok = httpx.post(served, json=INIT, headers={**HEADERS, "Authorization": f"Bearer {ALICE}"})
     assert ok.status_code == 200
+    # No OAuth metadata is advertised, so clients send their configured header instead.
+    probe = httpx.get(served.removesuffix("/mcp") + "/.well-known/oauth-protected-resource")
+    assert probe.status_code == 404
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

@@ -109,18 +109,21 @@ def grant_of_request(request: Any) -> Grant | None:
 
 
 class BearerAuth:
-    """ASGI middleware: every HTTP request needs ``Authorization: Bearer <token>``.
+    """ASGI middleware: every request to ``path`` needs ``Authorization: Bearer <token>``.
 
     A known token's :class:`Grant` is put in the scope for the tools to read; anything
     else is answered 401 before it reaches the MCP transport.
     """
 
-    def __init__(self, app: Any, grants: Mapping[str, Grant]) -> None:
+    def __init__(self, app: Any, grants: Mapping[str, Grant], *, path: str = "/mcp") -> None:
         self.app = app
         self.grants = dict(grants)
+        self.path = path
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("type") != "http":
+        # Only the MCP endpoint is guarded: other paths are plain 404s, so a client probing
+        # for OAuth metadata (/.well-known/...) learns there is none and uses its token.
+        if scope.get("type") != "http" or not str(scope.get("path", "")).startswith(self.path):
             await self.app(scope, receive, send)
             return
         header = ""

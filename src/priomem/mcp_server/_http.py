@@ -51,7 +51,7 @@ def build_http_app(server: MCPServer[Any], config: ServerConfig) -> Any:
         host=config.host,
     )
     if config.tokens:
-        app = BearerAuth(app, config.tokens)
+        app = BearerAuth(app, config.tokens, path=MCP_PATH)
     return app
 
 
