@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from priomem import HashEmbedder, MemoryEngine, PriomemError, Settings
+from priomem import MemoryEngine, PriomemError, Settings
 from priomem.cli import main as cli_main
 from priomem.mcp_server import EngineHolder, build_server
 
