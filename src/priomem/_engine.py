@@ -23,7 +23,7 @@ from priomem import _audit, _export
 from priomem import _consolidate as _consolidation
 from priomem._access import AccessRecorder
 from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder, as_matrix
-from priomem._errors import InvalidInputError, WrongTypeError
+from priomem._errors import InvalidInputError, NotFoundError, WrongTypeError
 from priomem._filters import Filter
 from priomem._models import ForgetReport, Memory, RecallHit
 from priomem._priority import Priority, PriorityLike
@@ -609,6 +609,29 @@ class MemoryEngine:
         memories = [decode(r.id, r.document, r.metadata, ns) for r in self._store.get(ns, ids=page)]
         memories.sort(key=lambda m: (m.created_at, m.id), reverse=True)
         return memories
+
+    def set_priority(self, id: str, priority: PriorityLike, *, namespace: str | None = None) -> Memory:  # noqa: A002
+        """Change a memory's priority (its id stays); retention is recomputed for the new one.
+
+        Raises :class:`NotFoundError` when no live memory has that id in the namespace.
+        """
+        memory_id = validate_id(id)
+        new_priority = Priority.parse(priority)
+        ns = self._namespace(namespace)
+        with self._ns_lock(ns):
+            current = self.get(memory_id, namespace=ns)
+            if current is None:
+                raise NotFoundError(
+                    f"no memory {memory_id!r} in namespace {ns!r}; check the id (priomem list).", field="id"
+                )
+            retention = self._policy(ns).retention
+            updated = replace(
+                current,
+                priority=new_priority,
+                expires_at=retention.expiry(new_priority, current.ttl, current.metadata, current.stored_at),
+            )
+            self._store.update_metadata(ns, [memory_id], [encode(updated)[1]])
+        return updated
 
     def namespaces(self) -> builtins.list[str]:
         """Every namespace that holds (or held) memories."""
