@@ -393,3 +393,17 @@ def test_opening_with_another_model_is_refused(tmp_path: Path) -> None:
 def test_only_one_of_path_url_client(chroma_client: object, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="at most one"):
         MemoryEngine(tmp_path, client=chroma_client, embedder=HashEmbedder())
+
+
+def test_set_priority_keeps_the_id_and_recomputes_retention(engine: MemoryEngine) -> None:
+    from priomem import NotFoundError
+
+    m = engine.remember("temporary metric", priority="low")
+    assert m.expires_at is not None
+    raised = engine.set_priority(m.id, "high")
+    assert raised.id == m.id and raised.priority is Priority.HIGH and raised.expires_at is None
+    assert engine.get(m.id) == raised
+    with pytest.raises(NotFoundError, match="no memory"):
+        engine.set_priority("01NOSUCHID", "low")
+    with pytest.raises(InvalidInputError, match="priority"):
+        engine.set_priority(m.id, "urgent")

@@ -610,7 +610,7 @@ class MemoryEngine:
         memories.sort(key=lambda m: (m.created_at, m.id), reverse=True)
         return memories
 
-    def set_priority(self, id: str, priority: PriorityLike, *, namespace: str | None = None) -> Memory:  # noqa: A002
+    def set_priority(self, id: str, priority: PriorityLike, *, namespace: str | None = None) -> Memory:
         """Change a memory's priority (its id stays); retention is recomputed for the new one.
 
         Raises :class:`NotFoundError` when no live memory has that id in the namespace.
