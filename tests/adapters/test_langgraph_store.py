@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from langgraph.store.base import GetOp, InvalidNamespaceError, ListNamespacesOp, PutOp, SearchOp
+from langgraph.store.base import (
+    GetOp,
+    InvalidNamespaceError,
+    ListNamespacesOp,
+    MatchCondition,
+    PutOp,
+    SearchOp,
+)
 
 from priomem import InvalidInputError, MemoryEngine, Priority, WrongTypeError
 from priomem.adapters.langgraph import PriomemStore
@@ -99,6 +106,12 @@ def test_langgraph_namespace_rules_are_enforced(store: PriomemStore) -> None:
         store.batch([PutOp((), "k", {"v": 1})])
     with pytest.raises(InvalidNamespaceError):
         store.get(("",), "k")
+    with pytest.raises(InvalidNamespaceError):
+        store.batch([SearchOp(("users.alice",))])
+    with pytest.raises(InvalidNamespaceError):
+        store.batch([GetOp(("a\x00",), "k")])
+    with pytest.raises(InvalidNamespaceError):
+        store.batch([ListNamespacesOp(match_conditions=(MatchCondition("prefix", ("a.b",)),))])
 
 
 def test_bad_values_and_ttls_are_refused_before_writing(store: PriomemStore) -> None:

@@ -21,9 +21,12 @@ import re
 import unicodedata
 from typing import Any
 
+from langgraph.store.base import InvalidNamespaceError
+
 from priomem import InvalidInputError
 
 __all__ = [
+    "check_labels",
     "decode_namespace",
     "encode_namespace",
     "json_text",
@@ -78,6 +81,20 @@ def _unescape_label(text: str) -> str | None:
         return None
     # Only the canonical spelling decodes, so no two names map to one namespace.
     return label if label and _escape_label(label) == text else None
+
+
+def check_labels(labels: tuple[str, ...]) -> None:
+    """LangGraph's rule for namespace labels: non-empty text without ``.`` or NUL.
+
+    ``BaseStore``'s methods check it, but ops handed straight to ``batch`` do not, and
+    without it ``("a.b",)`` would address ``("a", "b")``.
+    """
+    for label in labels:
+        if not isinstance(label, str) or not label or "." in label or "\x00" in label:
+            raise InvalidNamespaceError(
+                f"Invalid namespace label {label!r} in {labels!r}: labels are non-empty strings "
+                "without periods ('.') or NUL bytes."
+            )
 
 
 def encode_namespace(prefix: str, namespace: tuple[str, ...]) -> str:

@@ -24,12 +24,12 @@ from langgraph.store.base import (
     SearchOp,
     TTLConfig,
     get_text_at_path,
-    validate_op_namespace,
 )
 
 from priomem import InvalidInputError, Memory, MemoryEngine, Priority, WrongTypeError
 from priomem.adapters.langgraph._matching import matches_conditions, matches_filter, validate_filter
 from priomem.adapters.langgraph._naming import (
+    check_labels,
     decode_namespace,
     encode_namespace,
     json_text,
@@ -163,7 +163,13 @@ class PriomemStore(BaseStore):
         """Run ``ops`` in order and return one result per op."""
         results: list[Result] = []
         for op in ops:
-            validate_op_namespace(op)
+            if isinstance(op, GetOp | PutOp):
+                check_labels(op.namespace)
+            elif isinstance(op, SearchOp):
+                check_labels(op.namespace_prefix)
+            elif isinstance(op, ListNamespacesOp):
+                for condition in op.match_conditions or ():
+                    check_labels(condition.path)
             if isinstance(op, GetOp):
                 results.append(self._get(op))
             elif isinstance(op, SearchOp):
