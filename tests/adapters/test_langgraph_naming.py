@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from priomem._validation import validate_namespace
 from priomem.adapters.langgraph._naming import decode_namespace, encode_namespace, json_text
 
-labels = st.text(min_size=1, max_size=30).filter(lambda s: "." not in s and "\x00" not in s)
+labels = st.text(st.characters(exclude_characters=".\x00", exclude_categories=()), min_size=1, max_size=30)
 namespaces = st.lists(labels, min_size=1, max_size=8).map(tuple)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(namespaces)
 def test_every_namespace_maps_to_a_valid_priomem_namespace_and_back(namespace: tuple[str, ...]) -> None:
     name = encode_namespace("lg", namespace)
@@ -25,7 +25,7 @@ def test_every_namespace_maps_to_a_valid_priomem_namespace_and_back(namespace: t
         assert decode_namespace("lg", name) == namespace
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(namespaces, namespaces)
 def test_distinct_namespaces_never_share_a_name(a: tuple[str, ...], b: tuple[str, ...]) -> None:
     if a != b:
@@ -46,7 +46,7 @@ def test_names_that_are_not_this_stores_do_not_decode() -> None:
     assert decode_namespace("lg", "lg.A") == ("A",)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
