@@ -8,6 +8,12 @@ import sys
 import priomem
 
 EXPECTED = {
+    "AuditRecord",
+    "Consolidation",
+    "ImportReport",
+    "Quota",
+    "RetentionPolicy",
+    "WriteReport",
     "DEFAULT_MODEL_NAME",
     "Embedder",
     "EmbeddingError",
@@ -40,7 +46,8 @@ EXPECTED = {
 
 
 def test_all_is_pinned() -> None:
-    assert set(priomem.__all__) >= EXPECTED
+    assert set(priomem.__all__) == EXPECTED
+    assert len(priomem.__all__) == len(EXPECTED)
     for name in priomem.__all__:
         assert hasattr(priomem, name), name
 
