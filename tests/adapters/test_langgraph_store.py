@@ -252,6 +252,10 @@ def test_a_store_prefix_isolates_stores_on_one_engine(engine: MemoryEngine) -> N
     assert one.list_namespaces() == [ALICE]
     with pytest.raises(InvalidInputError, match="prefix"):
         PriomemStore(engine=engine, prefix="bad.prefix")
+    with pytest.raises(InvalidInputError, match="not a valid tag"):
+        PriomemStore(engine=engine, tags=["no spaces allowed"])
+    with pytest.raises(InvalidInputError, match="fields"):
+        PriomemStore(engine=engine, fields="text")
 
 
 def test_priority_and_tags_of_items(engine: MemoryEngine) -> None:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from langgraph.store.base import (
     BaseStore,
@@ -23,85 +20,25 @@ from langgraph.store.base import (
     SearchItem,
     SearchOp,
     TTLConfig,
-    get_text_at_path,
 )
 
-from priomem import InvalidInputError, Memory, MemoryEngine, Priority, WrongTypeError
+from priomem import InvalidInputError, MemoryEngine, Priority, WrongTypeError
+from priomem._validation import validate_tags
+from priomem.adapters.langgraph._items import StoredItem, decode_item, encode_item
 from priomem.adapters.langgraph._matching import matches_conditions, matches_filter, validate_filter
 from priomem.adapters.langgraph._naming import (
     check_labels,
     decode_namespace,
     encode_namespace,
-    json_text,
     key_tag,
-    safe_text,
     validate_prefix,
 )
 
 __all__ = ["PriomemStore"]
 
-#: Characters of JSON per metadata field (priomem caps metadata strings at 8,192).
-CHUNK = 8000
-#: Metadata fields besides the value's chunks: lg_key, lg_ns, lg_created, lg_vn, lg_ttl, lg_indexed.
-OWN_FIELDS = 6
 PAGE = 500
 #: Tag of items put with ``index=False``, found without a scan when they fill a short page.
 UNINDEXED = "lg:unindexed"
-
-
-@dataclass(frozen=True, slots=True)
-class _Stored:
-    """A memory that holds a LangGraph item, decoded."""
-
-    memory: Memory
-    namespace: tuple[str, ...]
-    key: str
-    value: dict[str, Any]
-    created_at: datetime
-    ttl: float | None
-    indexed: bool
-
-    def item(self) -> Item:
-        return Item(
-            value=self.value,
-            key=self.key,
-            namespace=self.namespace,
-            created_at=self.created_at,
-            updated_at=self.memory.stored_at,
-        )
-
-    def search_item(self, score: float | None) -> SearchItem:
-        return SearchItem(
-            namespace=self.namespace,
-            key=self.key,
-            value=self.value,
-            created_at=self.created_at,
-            updated_at=self.memory.stored_at,
-            score=score,
-        )
-
-
-def _decode(memory: Memory) -> _Stored | None:
-    meta = memory.metadata
-    try:
-        value = json.loads("".join(str(meta[f"lg_v.{i}"]) for i in range(int(meta["lg_vn"]))))
-        key = json.loads(str(meta["lg_key"]))
-        labels = json.loads(str(meta["lg_ns"]))
-        created = datetime.fromtimestamp(float(meta["lg_created"]), tz=UTC)
-    except (KeyError, TypeError, ValueError):
-        return None  # not written by a PriomemStore
-    if not isinstance(value, dict) or not isinstance(key, str) or not isinstance(labels, list):
-        return None
-    ttl = meta.get("lg_ttl")
-    return _Stored(
-        memory=memory,
-        namespace=tuple(str(label) for label in labels),
-        key=key,
-        value=value,
-        created_at=created,
-        ttl=float(ttl) if isinstance(ttl, int | float) and not isinstance(ttl, bool) else None,
-        indexed=bool(meta.get("lg_indexed", True)),
-    )
 
 
 class PriomemStore(BaseStore):
@@ -149,7 +86,8 @@ class PriomemStore(BaseStore):
                 field="fields",
             )
         self.fields = tuple(fields)
-        self.tags = tuple(tags)
+        # Checked now, not at the first put (which forgets the old item before remembering).
+        self.tags = validate_tags(list(tags), engine.settings.max_tags - 2, field="tags")
         self.ttl_config = ttl
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -192,9 +130,9 @@ class PriomemStore(BaseStore):
         return await asyncio.to_thread(self.batch, list(ops))
 
     # -- get ---------------------------------------------------------------------------
-    def _find(self, name: str, key: str) -> _Stored | None:
+    def _find(self, name: str, key: str) -> StoredItem | None:
         for memory in self.engine.list(namespace=name, tags=[key_tag(key)], limit=10):
-            stored = _decode(memory)
+            stored = decode_item(memory)
             if stored is not None and stored.key == key:
                 return stored
         return None
@@ -210,7 +148,7 @@ class PriomemStore(BaseStore):
             self._refresh([(name, stored)])
         return stored.item()
 
-    def _refresh(self, found: Iterable[tuple[str, _Stored]]) -> None:
+    def _refresh(self, found: Iterable[tuple[str, StoredItem]]) -> None:
         """Push back the expiry of items with a TTL: remembering the same content again
         reinforces the memory, which extends its expiry to ``now + ttl``."""
         for name, stored in found:
@@ -239,7 +177,7 @@ class PriomemStore(BaseStore):
             if op.value is None:
                 self.engine.forget(namespace=name, tags=[tag])
                 return
-            content, metadata = self._record(op)
+            content, metadata = encode_item(op, fields=self.fields, settings=self.engine.settings)
             old = self._find(name, op.key)
             created = old.created_at if old is not None else datetime.now(UTC)
             metadata["lg_created"] = created.timestamp()
@@ -254,60 +192,6 @@ class PriomemStore(BaseStore):
                 ttl=None if op.ttl is None else op.ttl * 60,
             )
 
-    def _record(self, op: PutOp) -> tuple[str, dict[str, Any]]:
-        """The content and metadata of the memory that holds ``op``; checked before any write."""
-        if not isinstance(op.value, Mapping):
-            raise WrongTypeError(f"value: expected a dict, got {type(op.value).__name__}.", field="value")
-        if op.ttl is not None and (
-            isinstance(op.ttl, bool) or not isinstance(op.ttl, int | float) or not op.ttl > 0
-        ):
-            raise InvalidInputError(
-                f"ttl: {op.ttl!r} is not a positive number of minutes; use e.g. 60, or None to keep.",
-                field="ttl",
-            )
-        value = dict(op.value)
-        try:
-            value_json = json_text(value)
-        except (TypeError, ValueError) as exc:
-            raise WrongTypeError(
-                f"value: cannot be stored as JSON ({exc}); use dicts, lists, strings, numbers, "
-                "booleans and None.",
-                field="value",
-            ) from None
-        key_json = json_text(op.key)
-        if len(key_json) > CHUNK:
-            raise InvalidInputError(f"key: over {CHUNK:,} characters; use a shorter key.", field="key")
-        chunks = [value_json[i : i + CHUNK] for i in range(0, len(value_json), CHUNK)]
-        room = self.engine.settings.max_metadata_keys - OWN_FIELDS
-        if len(chunks) > room:
-            raise InvalidInputError(
-                f"value: {len(value_json):,} characters of JSON is over this store's limit of "
-                f"{room * CHUNK:,}; keep large blobs elsewhere and store a reference to them.",
-                field="value",
-            )
-        metadata: dict[str, Any] = {
-            "lg_key": key_json,
-            "lg_ns": json_text(list(op.namespace)),
-            "lg_vn": len(chunks),
-            "lg_indexed": op.index is not False,
-            **{f"lg_v.{i}": chunk for i, chunk in enumerate(chunks)},
-        }
-        if op.ttl is not None:
-            metadata["lg_ttl"] = float(op.ttl)
-        # The key makes the content unique in its namespace, so two keys with equal values
-        # stay two memories (priomem merges equal content); it is written without spaces.
-        label = f"[key {json_text(op.key, escape_spaces=True)}]"
-        text = safe_text(self._search_text(value, op.index)).strip()
-        room_chars = self.engine.settings.max_content_chars - len(label) - 1
-        content = f"{text[:room_chars]}\n{label}" if text else label
-        return content, metadata
-
-    def _search_text(self, value: dict[str, Any], index: Any) -> str:
-        if index is False:
-            return ""
-        paths = self.fields if index is None else tuple(index)
-        return "\n".join(text for path in paths for text in get_text_at_path(value, path))
-
     # -- search ------------------------------------------------------------------------
     def _spaces(self, *, live_only: bool) -> list[tuple[str, tuple[str, ...]]]:
         """(priomem name, LangGraph namespace) of every namespace this store wrote."""
@@ -319,7 +203,7 @@ class PriomemStore(BaseStore):
                 continue
             if live_only or hashed:
                 first = self.engine.list(namespace=name, limit=1)
-                stored = _decode(first[0]) if first else None
+                stored = decode_item(first[0]) if first else None
                 if stored is None:
                     continue
                 labels = stored.namespace if hashed else labels
@@ -327,12 +211,12 @@ class PriomemStore(BaseStore):
                 out.append((name, labels))
         return out
 
-    def _newest(self, name: str, tags: Sequence[str] = ()) -> Iterator[tuple[str, _Stored]]:
+    def _newest(self, name: str, tags: Sequence[str] = ()) -> Iterator[tuple[str, StoredItem]]:
         offset = 0
         while True:
             page = self.engine.list(namespace=name, tags=tags, limit=PAGE, offset=offset)
             for memory in page:
-                stored = _decode(memory)
+                stored = decode_item(memory)
                 if stored is not None:
                     yield name, stored
             if len(page) < PAGE:
@@ -365,20 +249,20 @@ class PriomemStore(BaseStore):
 
     def _ranked(
         self, query: str, spaces: list[tuple[str, tuple[str, ...]]], op: SearchOp
-    ) -> list[tuple[tuple[str, _Stored], float | None]]:
+    ) -> list[tuple[tuple[str, StoredItem], float | None]]:
         """Recall ``query`` in every namespace, keep the indexed items that pass the
         filter, best first; ask for more hits while the filter leaves too few."""
         wanted = op.offset + op.limit
         max_k = self.engine.settings.max_k
         k = min(max_k, max(wanted, 10) * (4 if op.filter else 1))
         while True:
-            kept: list[tuple[tuple[str, _Stored], float | None]] = []
+            kept: list[tuple[tuple[str, StoredItem], float | None]] = []
             more = False
             for name, _ in spaces:
                 hits = self.engine.recall(query, k=k, namespace=name)
                 more = more or len(hits) == k
                 for hit in hits:
-                    stored = _decode(hit.memory)
+                    stored = decode_item(hit.memory)
                     if stored is not None and stored.indexed and matches_filter(stored.value, op.filter):
                         kept.append(((name, stored), hit.score))
             if len(kept) >= wanted or not more or k >= max_k:
