@@ -1,0 +1,116 @@
+"""Serving the memory browser with uvicorn: loopback by default, tokens required beyond it."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from priomem import InvalidInputError
+from priomem.mcp_server._auth import Grant
+from priomem.mcp_server._config import is_loopback
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from priomem import MemoryEngine
+    from priomem.mcp_server._holder import EngineHolder
+
+__all__ = ["DEFAULT_PORT", "bind", "check_bind", "make_server", "run_ui"]
+
+log = logging.getLogger("priomem.ui")
+
+DEFAULT_PORT = 8766
+_WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def check_bind(host: str, grants: Mapping[str, Grant] | None) -> None:
+    """Refuse to serve beyond loopback without tokens: anyone who could reach it could read
+    and delete every memory."""
+    if not grants and not is_loopback(host):
+        raise InvalidInputError(
+            f"--host: refusing to serve the memory browser on {host!r} without bearer tokens, because "
+            "anyone who can reach that address could read and delete every memory. Bind to "
+            "127.0.0.1, or give tokens with --tokens-file FILE (see docs/ui.md).",
+            field="host",
+        )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: a free one); a clear error when taken."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise InvalidInputError(
+            f"--port: cannot listen on {host}:{port} ({exc.strerror or exc}); choose another port with --port.",
+            field="port",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(app: Any, *, log_level: str = "warning") -> uvicorn.Server:
+    """A uvicorn server for ``app``, logging to stderr (never stdout)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        log_level=log_level.lower(),
+        # uvicorn's own logging config writes access logs to stdout; ours sends all to stderr.
+        log_config=None,
+        lifespan="off",
+        h11_max_incomplete_event_size=64 * 1024,
+    )
+    return uvicorn.Server(config)
+
+
+def run_ui(
+    engine: MemoryEngine | EngineHolder,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    read_only: bool = False,
+    grants: Mapping[str, Grant] | None = None,
+    allowed_hosts: Sequence[str] = (),
+    log_level: str = "warning",
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the memory browser until interrupted (Ctrl+C or SIGTERM stop it cleanly).
+
+    Loopback only unless ``grants`` (bearer tokens, see
+    :func:`priomem.mcp_server.load_tokens`) are given. ``announce`` is called with the URL
+    once the port is bound (the CLI prints it).
+
+        >>> with MemoryEngine("./memory") as engine:              # doctest: +SKIP
+        ...     run_ui(engine, port=8766, read_only=True)
+    """
+    from priomem.ui._app import build_ui_app
+
+    check_bind(host, grants)
+    if host in _WILDCARDS and not allowed_hosts:
+        log.warning(
+            "serving on all interfaces: only requests whose Host header is a loopback name are accepted "
+            "until you allow the server's name (allowed_hosts / --allowed-host)"
+        )
+    extra = list(allowed_hosts)
+    if host not in _WILDCARDS and not is_loopback(host):
+        extra.append(f"[{host}]" if ":" in host else host)
+    sock = bind(host, port)
+    try:
+        app = build_ui_app(engine, read_only=read_only, grants=grants, allowed_hosts=extra)
+        server = make_server(app, log_level=log_level)
+        real_port = sock.getsockname()[1]
+        shown = "127.0.0.1" if host in _WILDCARDS else (f"[{host}]" if ":" in host else host)
+        address = f"http://{shown}:{real_port}/"
+        log.info("serving the memory browser at %s%s", address, " (read-only)" if read_only else "")
+        if announce is not None:
+            announce(address)
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
