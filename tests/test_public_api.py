@@ -27,6 +27,7 @@ EXPECTED = {
     "ModelMismatchError",
     "NamespaceNotAllowedError",
     "NotFoundError",
+    "PackResult",
     "PriomemError",
     "Priority",
     "QuotaExceededError",
@@ -40,8 +41,12 @@ EXPECTED = {
     "Weights",
     "WrongTypeError",
     "__version__",
+    "approx_tokens",
+    "pack_hits",
     "parse_duration",
     "parse_time",
+    "validate_namespace",
+    "validate_tags",
 }
 
 

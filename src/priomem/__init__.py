@@ -36,12 +36,14 @@ from priomem._errors import (
 )
 from priomem._export import ImportReport
 from priomem._models import ForgetReport, Memory, RecallHit, ScoreParts
+from priomem._packing import PackResult, approx_tokens, pack_hits
 from priomem._priority import Priority
 from priomem._quota import Quota
 from priomem._retention import RetentionPolicy
 from priomem._scoring import Weights
 from priomem._settings import Settings
 from priomem._timeparse import parse_duration, parse_time
+from priomem._validation import validate_namespace, validate_tags
 
 __version__ = "0.1.0"
 
@@ -62,6 +64,7 @@ __all__ = [
     "ModelMismatchError",
     "NamespaceNotAllowedError",
     "NotFoundError",
+    "PackResult",
     "PriomemError",
     "Priority",
     "Quota",
@@ -78,6 +81,10 @@ __all__ = [
     "WriteReport",
     "WrongTypeError",
     "__version__",
+    "approx_tokens",
+    "pack_hits",
     "parse_duration",
     "parse_time",
+    "validate_namespace",
+    "validate_tags",
 ]

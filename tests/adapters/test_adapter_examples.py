@@ -14,7 +14,6 @@ import pytest
 from priomem import SentenceTransformerEmbedder
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-LONG = bool(os.environ.get("PRIOMEM_LONG_TESTS"))
 
 
 def load(name: str) -> ModuleType:
@@ -83,19 +82,3 @@ def test_langchain_agent_runs_as_a_script(tmp_path: Path) -> None:
     out = run_script("langchain_agent", tmp_path)
     assert "tool recall: [critical] The nightly ETL must finish by 06:00 UTC" in out
     assert out.endswith("Memories left for user:alice: 1\n")
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not LONG, reason="each loads the model in a new process; run with PRIOMEM_LONG_TESTS=1")
-@pytest.mark.parametrize(
-    ("name", "last_line"),
-    [
-        ("classic_memory", "After clear(): team:data holds no memories; team:web still holds its one"),
-        (
-            "langgraph_store",
-            "  priomem namespaces: ['lg.facts.alice', 'lg.sessions.alice', 'lg.sessions.bob']",
-        ),
-    ],
-)
-def test_the_other_examples_run_as_scripts(tmp_path: Path, name: str, last_line: str) -> None:
-    assert run_script(name, tmp_path).splitlines()[-1] == last_line

@@ -10,8 +10,7 @@ from langchain_classic.base_memory import BaseMemory
 from langchain_core.messages import BaseMessage, SystemMessage
 from pydantic import ConfigDict, Field, field_validator
 
-from priomem import InvalidInputError, MemoryEngine, Priority, RecallHit
-from priomem._packing import PackResult, approx_tokens, pack_hits
+from priomem import InvalidInputError, MemoryEngine, PackResult, Priority, RecallHit, approx_tokens, pack_hits
 
 __all__ = ["Classifier", "PriomemMemory", "default_classifier"]
 

@@ -22,8 +22,7 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
-from priomem import InvalidInputError, MemoryEngine, Priority, WrongTypeError
-from priomem._validation import validate_tags
+from priomem import InvalidInputError, MemoryEngine, Priority, WrongTypeError, validate_tags
 from priomem.adapters.langgraph._items import StoredItem, decode_item, encode_item
 from priomem.adapters.langgraph._matching import matches_conditions, matches_filter, validate_filter
 from priomem.adapters.langgraph._naming import (
