@@ -155,6 +155,8 @@ def _route_path(request: Request) -> str:
 
 async def _read_form(request: Request) -> dict[str, str]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not kind and request.headers.get("content-length", "0") == "0":
+        return {}  # an empty POST: no fields, so no CSRF token either
     if kind != "application/x-www-form-urlencoded":
         raise _Refusal(
             415, "Unsupported form", "Send the page's own form (application/x-www-form-urlencoded)."

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from priomem import InvalidInputError
@@ -23,6 +26,16 @@ log = logging.getLogger("priomem.ui")
 
 DEFAULT_PORT = 8766
 _WILDCARDS = ("0.0.0.0", "::", "")
+
+
+class _Stopped(Exception):
+    """Ctrl+C or SIGTERM: uvicorn has shut down gracefully; return to the caller."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    # uvicorn re-raises the signal that stopped it once it has shut down; turning it into an
+    # exception caught below lets run_ui return, so the caller closes the store in order.
+    raise _Stopped
 
 
 def check_bind(host: str, grants: Mapping[str, Grant] | None) -> None:
@@ -81,7 +94,7 @@ def run_ui(
     log_level: str = "warning",
     announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the memory browser until interrupted (Ctrl+C or SIGTERM stop it cleanly).
+    """Serve the memory browser until Ctrl+C or SIGTERM, then return (the caller closes the engine).
 
     Loopback only unless ``grants`` (bearer tokens, see
     :func:`priomem.mcp_server.load_tokens`) are given. ``announce`` is called with the URL
@@ -111,6 +124,15 @@ def run_ui(
         log.info("serving the memory browser at %s%s", address, " (read-only)" if read_only else "")
         if announce is not None:
             announce(address)
-        server.run(sockets=[sock])
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            server.run(sockets=[sock])
+        except _Stopped:
+            log.info("the memory browser stopped")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     finally:
         sock.close()
