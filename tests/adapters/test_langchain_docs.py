@@ -1,4 +1,4 @@
-"""The snippets of docs/langchain.md (the README's LangChain section) run as written."""
+"""The snippets of the README's LangChain section run as written."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from langgraph.graph import START, MessagesState, StateGraph
 
 from priomem import HashEmbedder, Priority
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "langchain.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 class ToolCallingFake(GenericFakeChatModel):
@@ -32,8 +32,15 @@ class Encoding:
         return text.split()
 
 
+def section() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## LangChain and LangGraph")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
+
+
 def snippets() -> list[str]:
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", section(), flags=re.S)
     assert len(blocks) == 4, "one snippet per surface: retriever, memory, tools, store"
     return blocks
 
@@ -58,7 +65,7 @@ def test_the_snippets_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     code = "\n".join(snippets())
     # The first snippet opens ./memory with the default model; the fast embedder stands in.
     code = code.replace('MemoryEngine("./memory")', 'MemoryEngine("./memory", embedder=_embedder)', 1)
-    compiled = compile(code, str(DOC), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    compiled = compile(code, str(README), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
     async def run() -> None:
         result = eval(compiled, namespace)
