@@ -116,6 +116,7 @@ def test_cross_site_requests_are_refused_even_with_the_token(
     assert post(ui, url, data, headers={"origin": "http://localhost:3000"}).status_code == 403
     assert post(ui, url, data, headers={"sec-fetch-site": "cross-site"}).status_code == 403
     assert post(ui, url, data, headers={"sec-fetch-site": "same-site"}).status_code == 403
+    assert post(ui, url, data, headers={"origin": "null"}).status_code == 403
     assert engine.get(memory.id, namespace="ops") is not None
     same = post(ui, url, data, headers={"origin": BASE, "sec-fetch-site": "same-origin"})
     assert same.status_code == 303
@@ -173,6 +174,8 @@ def test_pages_carry_security_headers_and_strict_cookies(ui: TestClient) -> None
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["cache-control"] == "no-store"
+    # not no-referrer: under it Chromium posts forms with "Origin: null", which must be refused
+    assert page.headers["referrer-policy"] == "same-origin"
     cookie = page.headers["set-cookie"].lower()
     assert cookie.startswith(CSRF_COOKIE) and "httponly" in cookie and "samesite=strict" in cookie
     assert "path=/" in cookie

@@ -13,7 +13,9 @@ The same guards as the MCP HTTP server, adapted to a browser:
   ``SameSite=Strict`` CSRF cookie (compared in constant time); a cross-site ``Origin`` or
   ``Sec-Fetch-Site`` refuses the request before the form is read.
 - **Headers**: a strict Content-Security-Policy (no inline script, no third-party
-  anything), no framing, no sniffing, no referrer, no caching of pages.
+  anything), no framing, no sniffing, no caching of pages, and no referrer beyond this
+  origin (``same-origin``, not ``no-referrer``: under ``no-referrer`` Chromium sends
+  ``Origin: null`` with form posts, which the origin check must refuse).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ _HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
