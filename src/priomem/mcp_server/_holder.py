@@ -52,7 +52,7 @@ class EngineHolder:
         self._stack = contextlib.ExitStack()
         self._threads: list[threading.Thread] = []
         self._started = False
-        self._closed = False
+        self._closing = threading.Event()
         self._owns = True
         self._t0 = time.monotonic()
 
@@ -103,7 +103,7 @@ class EngineHolder:
 
     def _open(self) -> MemoryEngine:
         with self._lock:
-            if self._closed:
+            if self._closing.is_set():
                 raise StoreError("the server is shutting down; try again after it restarts.")
             if self._engine is not None:
                 return self._engine
@@ -113,6 +113,10 @@ class EngineHolder:
                 self._stack.close()
                 self._stack = contextlib.ExitStack()
                 raise
+            if self._closing.is_set():  # closed while opening: release it at once
+                engine.close()
+                self._stack.close()
+                raise StoreError("the server is shutting down; try again after it restarts.")
             self._engine = engine
             self._error = None
             return engine
@@ -138,17 +142,17 @@ class EngineHolder:
         """True once the engine is open."""
         return self._engine is not None
 
-    def close(self, wait: float = 10.0) -> None:
-        """Close the engine (if this holder opened it) and release what opening took."""
-        deadline = time.monotonic() + wait
-        if self._threads and not self._ready.is_set():
-            # Still opening: give it a moment so the store is released cleanly, not abandoned.
-            self._threads[0].join(wait)
-        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            log.warning("the memory store is still opening; leaving it to the process exit")
+    def close(self) -> None:
+        """Close the engine (if this holder opened it) and release what opening took.
+
+        Does not wait for an opening still under way: that thread releases what it opened
+        as soon as it finishes, and the process exit releases the store's locks anyway.
+        """
+        self._closing.set()
+        if not self._lock.acquire(blocking=False):
+            log.info("closing while the memory store is still opening")
             return
         try:
-            self._closed = True
             engine, self._engine = self._engine, None
             if engine is not None and self._owns:
                 engine.close()
