@@ -150,6 +150,14 @@ def test_missing_tokens_file_is_clear(tmp_path: Path) -> None:
         parse_config(["--tokens-file", str(tmp_path / "nope")], {})
 
 
+def test_tokens_guard_http_only() -> None:
+    env = {"PRIOMEM_MCP_TOKENS": f"{TOKEN_A}=alice"}
+    assert parse_config(["--transport", "http"], env).require_tokens is True
+    # A stdio server belongs to the client that spawned it; a token variable left in the
+    # environment must not lock that client out.
+    assert parse_config([], env).require_tokens is False
+
+
 def test_http_beyond_loopback_needs_tokens() -> None:
     parse_config(["--transport", "http", "--host", "127.0.0.1"], {}).check_bind()
     parse_config(["--transport", "http", "--host", "localhost"], {}).check_bind()

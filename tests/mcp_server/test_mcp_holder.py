@@ -98,3 +98,28 @@ def test_close_releases_what_opening_took(engine: MemoryEngine) -> None:
     assert holder.get() is engine
     holder.close()
     assert released == ["lease"]
+
+
+def test_close_while_opening_does_not_wait_and_releases_later(engine: MemoryEngine) -> None:
+    opening, release = threading.Event(), threading.Event()
+    released: list[str] = []
+
+    def slow(stack: contextlib.ExitStack) -> MemoryEngine:
+        stack.callback(released.append, "lease")
+        opening.set()
+        release.wait(30)
+        return engine
+
+    holder = EngineHolder(slow)
+    holder.start()
+    assert opening.wait(10)
+    started = time.monotonic()
+    holder.close()
+    assert time.monotonic() - started < 1.0
+    assert released == []
+    release.set()
+    deadline = time.monotonic() + 10
+    while not released and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert released == ["lease"]  # the opener released what it took once it finished
+    assert not holder.ready

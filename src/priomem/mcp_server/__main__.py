@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = build_server(
         holder,
         default=local,
-        require_grant=bool(config.tokens),
+        require_grant=config.require_tokens,
         max_k=config.max_k,
         log_level=config.log_level,
     )

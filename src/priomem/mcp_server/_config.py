@@ -15,7 +15,7 @@ limit, embedder, log level) are the engine's own :class:`priomem.Settings`, buil
 | (none: secrets stay out of ``ps``) | ``PRIOMEM_MCP_TOKENS`` | unset |
 | ``--max-k`` | ``PRIOMEM_MCP_MAX_K`` | ``100`` |
 | ``--max-request-bytes`` | ``PRIOMEM_MCP_MAX_REQUEST_BYTES`` | ``1048576`` (1 MiB) |
-| ``--share`` / ``--no-share`` | ``PRIOMEM_MCP_SHARE`` | on |
+| ``--share`` / ``--no-share`` | ``PRIOMEM_MCP_SHARE`` | on (off on Windows) |
 | ``--allowed-host`` | ``PRIOMEM_MCP_ALLOWED_HOSTS`` | loopback names only |
 | ``--allowed-origin`` | ``PRIOMEM_MCP_ALLOWED_ORIGINS`` | loopback origins only |
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import ipaddress
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,11 @@ class ServerConfig:
         """The engine's log level, checked (the SDK accepts only the standard names)."""
         level = self.settings.log_level.upper()
         return level if level in _LOG_LEVELS else "WARNING"  # type: ignore[return-value]
+
+    @property
+    def require_tokens(self) -> bool:
+        """Tokens guard HTTP only: a stdio server belongs to the client that started it."""
+        return self.transport == "http" and bool(self.tokens)
 
     @property
     def namespace(self) -> str:
@@ -202,7 +208,7 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
         max_request_bytes=_pick_int(
             args.max_request_bytes, get("MAX_REQUEST_BYTES"), "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES
         ),
-        share=_pick_bool(args.share, get("SHARE"), "SHARE", True),
+        share=_pick_bool(args.share, get("SHARE"), "SHARE", sys.platform != "win32"),
         allowed_hosts=tuple(args.allowed_host or _split(get("ALLOWED_HOSTS"))),
         allowed_origins=tuple(args.allowed_origin or _split(get("ALLOWED_ORIGINS"))),
     )

@@ -29,7 +29,6 @@ down (holding it exclusively) finishes first and the newcomer then starts a fres
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -44,7 +43,13 @@ from typing import Any
 
 from priomem import StoreError, StoreLockedError, StoreUnavailableError
 
-__all__ = ["Lease", "PendingLease", "ShareFiles", "attach", "keeper_alive"]
+if sys.platform != "win32":  # flock is POSIX; on Windows the server opens stores directly
+    import fcntl
+
+#: Whether this platform can share a store (the default of ``--share``).
+SHARING_SUPPORTED = sys.platform != "win32"
+
+__all__ = ["SHARING_SUPPORTED", "Lease", "PendingLease", "ShareFiles", "attach", "keeper_alive"]
 
 log = logging.getLogger("priomem.mcp")
 
@@ -188,6 +193,8 @@ def attach(store: Path, *, timeout: float = 60.0) -> Lease:
     Raises :class:`priomem.StoreLockedError` when another program (not a priomem MCP server)
     has the store open embedded, :class:`priomem.StoreError` when the server cannot start.
     """
+    if not SHARING_SUPPORTED:
+        raise StoreError("sharing a store needs a POSIX system; run priomem-mcp with --no-share.")
     files = ShareFiles(Path(store).expanduser().resolve())
     files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     deadline = time.monotonic() + timeout
