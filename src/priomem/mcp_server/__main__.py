@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PriomemError as exc:
         sys.stderr.write(f"priomem-mcp: error: {exc}\n")
         return 2
+    _configure_logging(config.log_level)
     from priomem.mcp_server._open import embedder_for, engine_opener, start_sharing
 
     # The shared store's keeper starts now, in parallel with loading the SDK below.
@@ -58,7 +59,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from priomem.mcp_server._http import serve_http
     from priomem.mcp_server._server import build_server
 
-    _configure_logging(config.log_level)
     embedder = embedder_for(config.settings)
     holder = EngineHolder(
         engine_opener(config, embedder, pending), warm_up=getattr(embedder, "warm_up", None)

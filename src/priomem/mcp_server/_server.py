@@ -163,7 +163,11 @@ def _make_handler(runner: ToolRunner, name: str) -> Callable[..., Any]:
 
 
 def mcp_tools(runner: ToolRunner) -> list[Tool]:
-    """The three tools as SDK ``Tool`` objects, schemas straight from ``priomem.tools``."""
+    """The three tools as SDK ``Tool`` objects, schemas straight from ``priomem.tools``.
+
+    Built directly rather than with ``@server.tool()``: the decorator derives the input
+    schema from a Python signature, which would be a second definition of the arguments.
+    """
     schemas = {entry["name"]: entry for entry in tool_schemas("json")}
     tools = []
     for spec in TOOL_SPECS.values():
