@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -196,3 +197,53 @@ def test_mounted_under_a_prefix_links_and_cookies_stay_inside(engine: MemoryEngi
             follow_redirects=False,
         )
         assert done.status_code == 303 and done.headers["location"].startswith("/ui/ns/ops?done=forgot")
+
+
+def test_mounted_beside_the_mcp_endpoint(engine: MemoryEngine, memory: Memory) -> None:
+    """How ``priomem-mcp --transport http --ui`` can serve both: a Mount on the MCP app's router."""
+    from priomem.mcp_server import EngineHolder, ServerConfig, build_http_app, build_server
+
+    holder = EngineHolder.of(engine)
+    config = ServerConfig(transport="http")
+    app = build_http_app(build_server(holder), config)
+    app.router.routes.append(Mount("/ui", app=build_ui_app(holder, grants=config.tokens)))
+    with TestClient(app, base_url=BASE) as c:
+        page = c.get("/ui/ns/ops")
+        assert page.status_code == 200 and memory.content in page.text
+        init = c.post(
+            "/mcp",
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                },
+            },
+            headers={"Accept": "application/json, text/event-stream"},
+        )
+        assert init.status_code == 200
+
+
+def test_a_ui_action_refreshes_cached_counts_at_once(
+    engine: MemoryEngine, ui: TestClient, memory: Memory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stats = engine.stats
+
+    def slow_stats(namespace: str | None = None) -> Any:
+        time.sleep(0.2)  # a large store: the UI keeps the counts for a while
+        return stats(namespace)
+
+    monkeypatch.setattr(engine, "stats", slow_stats)
+    assert "<b>1</b> live memories" in ui.get("/ns/ops").text
+    engine.remember_many(
+        [{"content": f"written by an agent meanwhile {i}", "namespace": "ops"} for i in range(2)]
+    )
+    page = ui.get("/ns/ops").text
+    assert "written by an agent meanwhile 1" in page, "the list itself is always fresh"
+    assert "<b>1</b> live memories" in page, "the counts are cached"
+    post(ui, f"/ns/ops/m/{memory.id}/forget", {"csrf": csrf(ui), "confirm": "yes"})
+    after = ui.get("/ns/ops").text
+    assert "<b>2</b> live memories" in after and memory.content not in after

@@ -141,6 +141,36 @@ class _SearchCache:
                 del self._items[key]
 
 
+class _StatsCache:
+    """``engine.stats`` per namespace, kept for ten times as long as it took to compute (at
+    most a minute): free on a small store, and on a large one (seconds per call) paging
+    through a list does not recount the namespace on every page. UI actions drop it."""
+
+    def __init__(self, *, factor: float = 10.0, longest: float = 60.0) -> None:
+        self._factor = factor
+        self._longest = longest
+        self._items: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, engine: MemoryEngine, namespace: str) -> dict[str, Any]:
+        with self._lock:
+            entry = self._items.get(namespace)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        started = time.monotonic()
+        stats = engine.stats(namespace)
+        took = time.monotonic() - started
+        with self._lock:
+            self._items[namespace] = (time.monotonic() + min(self._longest, took * self._factor), stats)
+            if len(self._items) > 1000:
+                self._items.clear()
+        return stats
+
+    def drop(self, namespace: str) -> None:
+        with self._lock:
+            self._items.pop(namespace, None)
+
+
 def _static_bytes(name: str) -> bytes:
     return (resources.files("priomem.ui") / "static" / name).read_bytes()
 
@@ -196,6 +226,7 @@ class _UI:
         self.grants = dict(grants)
         self.sessions = Sessions(max_age=session_max_age)
         self.searches = _SearchCache()
+        self.stats = _StatsCache()
         self.static = {name: _static_bytes(name) for name in _STATIC}
         digest = hashlib.sha256(b"".join(self.static[n] for n in sorted(self.static)))
         self.asset_version = digest.hexdigest()[:12]
@@ -315,7 +346,7 @@ class _UI:
     # -- pages -------------------------------------------------------------------------
     def overview(self, req: _Req) -> Response:
         engine = self.engine()
-        rows = [engine.stats(ns) for ns in self.visible_namespaces(engine, req.grant)]
+        rows = [self.stats.get(engine, ns) for ns in self.visible_namespaces(engine, req.grant)]
         chrome = self.chrome(req.request, req.grant, req.chrome.csrf)
         return self.respond(req, _pages.overview_page(chrome, rows))
 
@@ -349,7 +380,7 @@ class _UI:
                 error = str(exc)
         view = _pages.ListView(
             namespace=ns,
-            stats=engine.stats(ns),
+            stats=self.stats.get(engine, ns),
             filters=filters,
             memories=memories,
             hits=hits,
@@ -436,6 +467,7 @@ class _UI:
         if report is None or report.count == 0:
             raise _Refusal(404, "Memory not found", f"No memory {memory_id!r} in namespace {ns!r} to forget.")
         self.searches.drop_namespace(ns)
+        self.stats.drop(ns)
         log.info("ui: %s forgot %s in %r", req.grant.label, memory_id, ns)
         target = req.chrome.link("ns", ns, query={"done": "forgot", "id": memory_id})
         return self.finish(req, RedirectResponse(target, status_code=303))
@@ -451,6 +483,7 @@ class _UI:
                 raise
             raise NotFoundError(f"no memory {memory_id!r} in namespace {ns!r}.", field="id") from None
         self.searches.drop_namespace(ns)
+        self.stats.drop(ns)
         log.info("ui: %s set %s in %r to %s", req.grant.label, memory_id, ns, priority.name)
         target = req.chrome.link("ns", ns, "m", memory_id, query={"done": "priority"})
         return self.finish(req, RedirectResponse(target, status_code=303))
