@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from priomem import Priority
 from priomem.ui._html import Markup, join, render, url
 from priomem.ui._security import CSRF_FIELD
 
 __all__ = [
+    "PRIORITIES",
     "Chrome",
     "badge",
     "csrf_field",
+    "duration",
     "error_page",
     "layout",
     "login_page",
+    "size",
+    "snippet",
+    "tag_list",
 ]
+
+#: Priorities as the pages list them: most important first.
+PRIORITIES = (Priority.CRITICAL, Priority.HIGH, Priority.MEDIUM, Priority.LOW)
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,37 @@ class Chrome:
     def link(self, *segments: str, query: dict[str, str] | None = None) -> str:
         """A URL inside the app (mounted or not)."""
         return url(self.base, *segments, query=query)
+
+
+def size(count: int) -> str:
+    """A byte count for people: ``631 B``, ``1.2 MB``."""
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"  # pragma: no cover - the loop always returns
+
+
+def duration(seconds: float) -> str:
+    """A lifetime for people: ``7 days``, or ``H:MM:SS`` with a day count."""
+    delta = timedelta(seconds=seconds)
+    if delta.days >= 1 and delta.seconds == 0:
+        return f"{delta.days} days"
+    return str(delta)
+
+
+def snippet(text: str, width: int = 160) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def tag_list(tags: Sequence[str]) -> Markup:
+    """Tags as small labels (escaped), or a dash when there are none."""
+    if not tags:
+        return Markup('<span class="muted">—</span>')
+    return join(render('<span class="tag">{tag}</span>', tag=tag) for tag in tags)
 
 
 def csrf_field(chrome: Chrome) -> Markup:
