@@ -225,7 +225,7 @@ def memory_list_page(chrome: Chrome, view: ListView, *, flash: str | None = None
         rows.append(
             render(
                 '<tr data-id="{id}">{score}<td>{badge}</td><td class="when">{created}</td>'
-                '<td class="content"><a href="{href}">{text}</a></td><td>{tags}</td>'
+                '<td class="content"><a href="{href}">{text}</a></td><td class="tags">{tags}</td>'
                 '<td class="when">{expires}</td></tr>',
                 id=memory.id,
                 score=score,

@@ -103,7 +103,14 @@ def run_ui(
         >>> with MemoryEngine("./memory") as engine:              # doctest: +SKIP
         ...     run_ui(engine, port=8766, read_only=True)
     """
-    from priomem.ui._app import build_ui_app
+    try:
+        import uvicorn  # noqa: F401 - checked before binding, so a missing extra fails fast
+
+        from priomem.ui._app import build_ui_app
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            f"the memory browser needs {exc.name}; install it with: pip install 'priomem[ui]'", name=exc.name
+        ) from None
 
     check_bind(host, grants)
     if host in _WILDCARDS and not allowed_hosts:
