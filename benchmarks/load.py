@@ -1,0 +1,216 @@
+"""A bounded load test of ``priomem-mcp`` over streamable HTTP on 127.0.0.1.
+
+Fills a store with synthetic memories, starts a real ``priomem-mcp --transport http``
+process on it, then runs concurrent MCP clients, each making a fixed number of mixed calls
+(70% recall, 20% remember, 10% forget). Prints latency percentiles per tool and overall,
+throughput, and the error count (0 expected; the exit status is 1 otherwise). Traffic
+goes to 127.0.0.1 only, and every loop is bounded in count.
+
+    python benchmarks/load.py                       # 8 clients x 500 calls, 10k memories, real model
+    python benchmarks/load.py --embedder hash       # the same without the model's cost
+    python benchmarks/load.py --smoke               # seconds; what CI runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from priomem import MemoryEngine, Settings
+
+HERE = Path(__file__).resolve().parent
+SUBJECTS = [
+    "orders ETL",
+    "billing pipeline",
+    "customer churn model",
+    "inventory sync",
+    "search index",
+    "payments API",
+]
+EVENTS = [
+    "failed at night",
+    "finished in 42 minutes",
+    "schema changed",
+    "latency rose to 900 ms",
+    "SLA at risk",
+    "was rerun successfully",
+    "lost 2% of rows",
+    "got a new owner",
+]
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[load] {message}\n")
+    sys.stderr.flush()
+
+
+def text(rng: random.Random, i: int) -> str:
+    return f"{rng.choice(SUBJECTS)} {rng.choice(EVENTS)} (event {i}, run {rng.randint(1, 999)})"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fill(store: Path, count: int, embedder: str, seed: int) -> None:
+    rng = random.Random(seed)
+    priorities = ["low", "medium", "medium", "high", "critical"]
+    with MemoryEngine(store, settings=Settings(embedder=embedder)) as engine:
+        batch = 512
+        for start in range(0, count, batch):
+            engine.remember_many(
+                {
+                    "content": text(rng, i),
+                    "priority": rng.choice(priorities),
+                    "tags": [rng.choice(["etl", "api", "ml"])],
+                }
+                for i in range(start, min(start + batch, count))
+            )
+            log(f"filled {min(start + batch, count)}/{count}")
+
+
+def start_server(store: Path, port: int, embedder: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIOMEM_")}
+    env["ANONYMIZED_TELEMETRY"] = "False"
+    return subprocess.Popen(
+        [sys.executable, "-m", "priomem.mcp_server", "--transport", "http", "--port", str(port), "--path", str(store),
+         "--embedder", embedder, "--no-share"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        try:
+            async with Client(url) as client:
+                result = await client.call_tool("recall", {"query": "warm up"})
+                if not result.is_error:
+                    return
+        except Exception:
+            await asyncio.sleep(0.2)
+    raise SystemExit("the server was not ready in time")
+
+
+async def one_client(url: str, calls: int, seed: int, results: list[tuple[str, float, bool]]) -> None:
+    rng = random.Random(seed)
+    mine: list[str] = []
+    async with Client(url) as client:
+        for i in range(calls):
+            roll = rng.random()
+            if roll < 0.7:
+                name, args = "recall", {"query": f"{rng.choice(SUBJECTS)} {rng.choice(EVENTS)}", "k": 5}
+                if rng.random() < 0.3:
+                    args["since"] = "7d"
+            elif roll < 0.9 or not mine:
+                name, args = (
+                    "remember",
+                    {"content": f"client {seed} note {i}: {text(rng, i)}", "tags": ["load"]},
+                )
+            else:
+                name, args = "forget", {"ids": [mine.pop()]}
+            started = time.perf_counter()
+            try:
+                result = await client.call_tool(name, args)
+                ok = not result.is_error
+                if ok and name == "remember":
+                    mine.append(result.structured_content["id"])  # type: ignore[index]
+            except Exception:
+                ok = False
+            results.append((name, time.perf_counter() - started, ok))
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+    return {
+        "n": len(values),
+        "p50_ms": at(0.5),
+        "p95_ms": at(0.95),
+        "p99_ms": at(0.99),
+        "mean_ms": statistics.fmean(values) * 1000,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=500, help="calls per client")
+    parser.add_argument("--memories", type=int, default=10_000, help="memories in the store before the run")
+    parser.add_argument("--embedder", choices=["default", "hash"], default="default")
+    parser.add_argument(
+        "--smoke", action="store_true", help="2 clients x 20 calls on 300 memories, hash embedder"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=HERE / "out")
+    args = parser.parse_args()
+    if args.smoke:
+        args.clients, args.calls, args.memories, args.embedder = 2, 20, 300, "hash"
+    with tempfile.TemporaryDirectory(prefix="priomem-load-") as tmp:
+        store = Path(tmp) / "store"
+        log(f"filling {args.memories} memories ({args.embedder} embedder)")
+        fill(store, args.memories, args.embedder, args.seed)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/mcp"
+        proc = start_server(store, port, args.embedder)
+        try:
+            asyncio.run(wait_ready(url, proc))
+            log(f"running {args.clients} clients x {args.calls} calls against {url}")
+            results: list[tuple[str, float, bool]] = []
+
+            async def run_all() -> float:
+                started = time.perf_counter()
+                await asyncio.gather(
+                    *(one_client(url, args.calls, args.seed * 1000 + c, results) for c in range(args.clients))
+                )
+                return time.perf_counter() - started
+
+            wall = asyncio.run(run_all())
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    errors = sum(1 for _, _, ok in results if not ok)
+    report: dict[str, Any] = {
+        "clients": args.clients, "calls_per_client": args.calls, "memories": args.memories, "embedder": args.embedder,
+        "calls": len(results), "errors": errors, "wall_s": round(wall, 3), "throughput_calls_per_s": round(len(results) / wall, 2),
+        "overall": percentiles([d for _, d, _ in results]),
+        "by_tool": {name: percentiles([d for n, d, _ in results if n == name]) for name in ("recall", "remember", "forget")
+                    if any(n == name for n, _, _ in results)},
+    }  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "load.json").write_text(json.dumps(report, indent=2))
+    print(f"{report['calls']} calls by {args.clients} clients in {report['wall_s']} s: "
+          f"{report['throughput_calls_per_s']} calls/s, {errors} errors")  # fmt: skip
+    print(f"{'tool':<10}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
+    for name, stats in [("overall", report["overall"]), *report["by_tool"].items()]:
+        print(
+            f"{name:<10}{stats['n']:>6}{stats['p50_ms']:>10.1f}{stats['p95_ms']:>10.1f}{stats['p99_ms']:>10.1f}"
+        )
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
