@@ -17,7 +17,8 @@ from priomem import HashEmbedder, MemoryEngine, Settings
 from priomem._validation import content_hash
 
 ROOT = Path(__file__).resolve().parents[2]
-KILLS = int(os.environ.get("PRIOMEM_KILLS", "5"))
+LONG = os.environ.get("PRIOMEM_LONG_TESTS") == "1"
+KILLS = int(os.environ.get("PRIOMEM_KILLS", "25" if LONG else "5"))
 
 
 def run_and_kill(target: list[str], start: int, rng: random.Random) -> dict[str, int]:

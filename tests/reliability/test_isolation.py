@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,7 @@ from priomem import HashEmbedder, MemoryEngine, Settings
 from priomem._store import ephemeral_client
 
 OPS_PER_EXAMPLE = 200
-EXAMPLES = 50  # 50 x 200 = 10,000 operations
+EXAMPLES = 250 if os.environ.get("PRIOMEM_LONG_TESTS") == "1" else 50  # 50 x 200 = 10,000 operations in CI
 COUNTER = {"ops": 0}
 
 namespace_names = st.from_regex(r"[A-Za-z0-9_.\-:@]{1,20}", fullmatch=True)
