@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 
-__all__ = ["BM25_B", "BM25_K1", "MAX_TERMS", "bm25_scores", "query_terms", "terms_of", "tokenize"]
+__all__ = [
+    "BM25_B",
+    "BM25_K1",
+    "MAX_TERMS",
+    "bm25_scores",
+    "idf",
+    "query_terms",
+    "term_weights",
+    "terms_of",
+    "tokenize",
+]
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -233,35 +242,38 @@ def idf(doc_count: int, doc_freq: int) -> float:
     return math.log(1.0 + (doc_count - doc_freq + 0.5) / (doc_freq + 0.5))
 
 
+def term_weights(terms: Iterable[str], doc_freqs: Mapping[str, int], doc_count: int) -> dict[str, float]:
+    """The IDF of each query term found in at least one memory (absent terms carry nothing)."""
+    return {t: idf(doc_count, doc_freqs[t]) for t in terms if doc_freqs.get(t, 0) > 0}
+
+
 def bm25_scores(
-    terms: Sequence[str],
-    doc_freqs: Mapping[str, int],
-    doc_count: int,
-    documents: Mapping[str, str],
+    weights: Mapping[str, float],
+    documents: Mapping[str, tuple[Collection[str], int]],
     *,
     avg_len: float | None = None,
 ) -> dict[str, float]:
     """Normalised BM25 of each document: 0..1, the share of the query's IDF mass matched.
 
-    A document that holds every query term once, at average length, scores 1; more
-    occurrences cannot push it past 1. Documents matching nothing score 0.
+    ``weights``: :func:`term_weights` of the query. ``documents``: id -> (the document's
+    distinct terms, its token count), as stored in ``pm_terms`` / ``pm_len``. Term
+    frequency counts as one: memories are short, and presence is what the store records.
+    A document holding every query term, at average length, scores about 1; a longer one
+    less, a shorter one more, capped at 1. Documents matching nothing score 0.
     """
-    weights = {t: idf(doc_count, doc_freqs.get(t, 0)) for t in terms if doc_freqs.get(t, 0) > 0}
     total = sum(weights.values())
     if total <= 0 or not documents:
         return dict.fromkeys(documents, 0.0)
-    counted = {doc_id: Counter(tokenize(text)) for doc_id, text in documents.items()}
-    lengths = {doc_id: sum(c.values()) for doc_id, c in counted.items()}
-    mean = avg_len if avg_len and avg_len > 0 else max(sum(lengths.values()) / len(lengths), 1.0)
+    lengths = [max(n, 1) for _, n in documents.values()]
+    mean = avg_len if avg_len and avg_len > 0 else max(sum(lengths) / len(lengths), 1.0)
     scores: dict[str, float] = {}
-    for doc_id, counts in counted.items():
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[doc_id] / mean)
-        value = 0.0
-        for term, weight in weights.items():
-            tf = counts.get(term, 0)
-            if tf:
-                value += weight * tf * (BM25_K1 + 1) / (tf + norm)
-        scores[doc_id] = min(value / total, 1.0)
+    for doc_id, (present, length) in documents.items():
+        matched = sum(w for t, w in weights.items() if t in present)
+        if matched <= 0:
+            scores[doc_id] = 0.0
+            continue
+        saturation = (BM25_K1 + 1) / (1 + BM25_K1 * (1 - BM25_B + BM25_B * max(length, 1) / mean))
+        scores[doc_id] = min(matched * saturation / total, 1.0)
     return scores
 
 
