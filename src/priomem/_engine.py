@@ -19,7 +19,7 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 
-from priomem import _audit, _export
+from priomem import _audit, _context, _export
 from priomem import _consolidate as _consolidation
 from priomem._access import AccessRecorder
 from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder, as_matrix
@@ -473,8 +473,13 @@ class MemoryEngine:
             victims = self._plan_room(namespace, new, policy, now_e)
             vectors = self._embed_documents([m.content for m in new])
             encoded = [encode(m) for m in new]
+            links = _context.link(self._store, namespace, new, now_e)
             self._store.upsert(
-                namespace, [m.id for m in new], vectors, [e[0] for e in encoded], [e[1] for e in encoded]
+                namespace,
+                [m.id for m in new],
+                vectors,
+                [e[0] for e in encoded],
+                [{**e[1], **extra} for e, extra in zip(encoded, links, strict=True)],
             )
             if victims:
                 evicted = self._evict(victims, namespace)
