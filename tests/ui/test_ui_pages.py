@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from priomem import MemoryEngine, Priority
+from priomem import HashEmbedder, MemoryEngine, Priority, Settings
 from priomem._timeparse import utcnow
 from priomem.mcp_server import EngineHolder
 from priomem.ui import build_ui_app
@@ -246,3 +246,15 @@ def test_audit_log_view_filters_by_namespace_and_action(engine: MemoryEngine, ui
     assert a.id in only_one and b.id not in only_one
     assert ui.get("/audit?action=erase").text.count("<tr><td") == 0
     assert ui.get("/audit?action=drop").status_code == 400
+
+
+def test_more_results_stop_at_the_engines_max_k(chroma_client: object) -> None:
+    settings = Settings(max_k=30)
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=settings) as capped:
+        capped.remember_many([{"content": f"deploy log line {i}", "namespace": "logs"} for i in range(50)])
+        with client(capped) as c:
+            first = c.get("/ns/logs?q=deploy+log")
+            assert 'href="/ns/logs?q=deploy+log&amp;k=30"' in first.text
+            last = c.get("/ns/logs?q=deploy+log&k=30")
+            assert len(rows(last.text)) == 30 and "More results" not in last.text
+            assert len(rows(c.get("/ns/logs?q=deploy+log&k=999").text)) == 30

@@ -118,6 +118,7 @@ class ListView:
     memories: Sequence[Memory] = ()
     hits: Sequence[RecallHit] = ()
     has_more: bool = False
+    next_k: int = 0
     error: str | None = None
     now: datetime | None = None
 
@@ -293,7 +294,7 @@ def _pager(chrome: Chrome, view: ListView, shown: int) -> Markup:
             '<p class="pager"><span class="muted">Showing the best {n}.</span> '
             '<a class="button" rel="next" href="{href}">More results</a></p>',
             n=shown,
-            href=chrome.link("ns", view.namespace, query=f.query(k=f.k * 2)),
+            href=chrome.link("ns", view.namespace, query=f.query(k=view.next_k or f.k * 2)),
         )
     links = []
     if f.page > 1:

@@ -9,6 +9,7 @@ from typing import Any
 from priomem import InvalidInputError, Priority
 
 __all__ = [
+    "MAX_SEARCH_K",
     "PAGE_SIZE",
     "PRIORITY_CHOICES",
     "SEARCH_K",

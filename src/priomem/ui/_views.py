@@ -31,7 +31,7 @@ from priomem import (
 from priomem._timeparse import utcnow
 from priomem.ui import _audit_page, _memory_pages, _pages
 from priomem.ui._context import UI, Refusal, Req
-from priomem.ui._query import PAGE_SIZE, Filters
+from priomem.ui._query import MAX_SEARCH_K, PAGE_SIZE, Filters
 
 __all__ = ["audit", "confirm_forget", "export", "forget", "memory", "memory_list", "overview", "set_priority"]
 
@@ -57,6 +57,7 @@ def memory_list(ui: UI, req: Req, namespace: str) -> Response:
     memories: list[Any] = []
     hits: list[RecallHit] = []
     has_more = False
+    next_k = 0
     try:
         filters = Filters.parse(params, max_k=engine.settings.max_k)
     except InvalidInputError as exc:
@@ -65,7 +66,9 @@ def memory_list(ui: UI, req: Req, namespace: str) -> Response:
         try:
             if filters.searching:
                 hits = ui.search(engine, ns, filters, reuse=False)
-                has_more = len(hits) >= filters.k and filters.k * 2 <= min(engine.settings.max_k, 200)
+                cap = min(engine.settings.max_k, MAX_SEARCH_K)
+                has_more = len(hits) >= filters.k and filters.k < cap
+                next_k = min(filters.k * 2, cap)
             else:
                 found = engine.list(
                     namespace=ns,
@@ -84,6 +87,7 @@ def memory_list(ui: UI, req: Req, namespace: str) -> Response:
         memories=memories,
         hits=hits,
         has_more=has_more,
+        next_k=next_k,
         error=error,
         now=utcnow(),
     )
