@@ -118,7 +118,7 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 class UI:
-    """The app's state and handlers; see :func:`build_ui_app`."""
+    """The app's state (engine, grants, sessions, caches) and the plumbing every route shares."""
 
     def __init__(
         self,
