@@ -1,0 +1,81 @@
+"""The speed benchmarks still run: each one in its tiny ``--smoke`` mode (a fake embedder,
+a few dozen memories), checked for its table on stdout and its JSON result.
+
+No timing is asserted here: speed goals live in the benchmarks, as ratios against a
+baseline measured in the same run (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run_smoke(script: str, tmp_path: Path, *extra: str) -> tuple[str, dict[str, object]]:
+    out = tmp_path / "out"
+    work = tmp_path / "work"
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--smoke", "--out", str(out), "--tmp", str(work), *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout}\n{proc.stderr}"
+    name = script.removesuffix(".py")
+    result = json.loads((out / f"{name}-smoke.json").read_text(encoding="utf-8"))
+    assert result["benchmark"] == f"{name}-smoke"
+    assert result["mode"] == "smoke"
+    assert result["machine"]["cores"] >= 1
+    return proc.stdout, result
+
+
+def test_throughput_smoke_reports_all_three_comparisons(tmp_path: Path) -> None:
+    stdout, result = run_smoke("throughput.py", tmp_path, "--tmpfs", str(tmp_path / "fast"))
+    for heading in (
+        "1. Batched embedding vs remember_many",
+        "2. One remember vs one embed",
+        "3. recall vs raw",
+    ):
+        assert heading in stdout
+    embed = result["embed"]
+    assert isinstance(embed, list) and {row["texts"] for row in embed} == {"short", "long"}
+    assert all(row["ratio"] > 0 for row in embed)
+    single = result["single"]
+    assert isinstance(single, list) and single[0]["remember"]["n"] > 0
+    recall = result["recall"]
+    assert isinstance(recall, list) and {row["mode"] for row in recall} == {"hybrid", "dense"}
+    assert all(row["engine"]["p50_ms"] > 0 and row["raw"]["p50_ms"] > 0 for row in recall)
+
+
+def test_ann_recall_smoke_measures_recall_against_exact_search(tmp_path: Path) -> None:
+    stdout, result = run_smoke("ann_recall.py", tmp_path)
+    assert "ANN recall@10 vs exact search" in stdout
+    rows = result["rows"]
+    assert isinstance(rows, list) and {row["dataset"] for row in rows} == {"minilm", "clustered"}
+    # 1,500 vectors: HNSW finds most true neighbours (a broken comparison finds ~1%)
+    assert all(0.5 <= row["recall_at_10"] <= 1.0 for row in rows)
+
+
+def test_namespaces_smoke_compares_a_shared_store_with_a_lone_namespace(tmp_path: Path) -> None:
+    stdout, result = run_smoke("namespaces.py", tmp_path, "--big-namespace")
+    assert "4. Recall in 1 of" in stdout and "Design check" in stdout
+    isolation = result["isolation"]
+    assert isinstance(isolation, list) and {row["mode"] for row in isolation} == {"hybrid", "dense"}
+    assert all(row["ratio_p50"] > 0 for row in isolation)
+    assert result["design_check"]["ratio_p50"] > 0
+    assert len(result["big_namespace"]) == 2
+
+
+@pytest.mark.parametrize("script", ["throughput.py", "ann_recall.py", "namespaces.py"])
+def test_benchmark_help_describes_the_modes(script: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--quick" in proc.stdout and "--smoke" in proc.stdout and "--out" in proc.stdout
