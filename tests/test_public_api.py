@@ -61,7 +61,7 @@ def test_import_loads_no_framework_and_no_model() -> None:
     code = (
         "import sys, priomem, priomem.tools, priomem.cli\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
-        "{'langchain_core', 'langchain_classic', 'langgraph', 'mcp', 'sentence_transformers', 'torch'}]\n"
+        "{'langchain_core', 'langchain_classic', 'langgraph', 'mcp', 'sentence_transformers', 'torch', 'chromadb'}]\n"
         "print(','.join(sorted(bad)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

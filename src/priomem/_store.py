@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import chromadb
-import chromadb.errors
 import numpy as np
 
 from priomem._errors import InvalidInputError, ModelMismatchError, StoreError, StoreUnavailableError
 from priomem._lock import StoreLock
+from priomem._scrub import scrub_store
 
 __all__ = ["ChromaStore", "Row"]
 
@@ -62,15 +61,22 @@ def _translate(exc: Exception, action: str) -> StoreError:
     return StoreError(f"could not {action}: Chroma said: {text}")
 
 
+def _chromadb() -> Any:
+    """The chromadb module, imported on first use: it costs about a second, and a process
+    that only lists its tools (an MCP server starting) should not pay it."""
+    import chromadb
+    import chromadb.errors
+
+    return chromadb
+
+
 @contextmanager
 def _chroma(action: str) -> Iterator[None]:
     try:
         yield
     except StoreError:
         raise
-    except (chromadb.errors.ChromaError, ValueError, ConnectionError, OSError, RuntimeError) as exc:
-        raise _translate(exc, action) from exc
-    except Exception as exc:  # httpx and the Rust bindings raise their own types
+    except Exception as exc:  # chromadb, httpx and the Rust bindings raise their own types
         raise _translate(exc, action) from exc
 
 
@@ -119,7 +125,7 @@ class ChromaStore:
             from chromadb.config import Settings as ChromaSettings
 
             with _chroma(f"open the store at {path}"):
-                client = chromadb.PersistentClient(
+                client = _chromadb().PersistentClient(
                     path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
                 )
             return cls(client, lock=lock, owns_client=True, location=str(path), path=path, **kwargs)
@@ -140,7 +146,7 @@ class ChromaStore:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         port = parsed.port or (443 if parsed.scheme == "https" else 8000)
         with _chroma(f"connect to the Chroma server at {url}"):
-            client = chromadb.HttpClient(
+            client = _chromadb().HttpClient(
                 host=parsed.hostname,
                 port=port,
                 ssl=parsed.scheme == "https",
@@ -264,7 +270,7 @@ class ChromaStore:
                     con.close()
             finally:
                 with _chroma(f"reopen the store at {self._path}"):
-                    self._client = chromadb.PersistentClient(
+                    self._client = _chromadb().PersistentClient(
                         path=str(self._path), settings=ChromaSettings(anonymized_telemetry=False)
                     )
 
@@ -293,7 +299,7 @@ class ChromaStore:
                 else:
                     try:
                         col = self._client.get_collection(name, embedding_function=None)
-                    except (chromadb.errors.NotFoundError, ValueError):
+                    except (_chromadb().errors.NotFoundError, ValueError):
                         return None
             self._collections[namespace] = col
             return col
@@ -315,7 +321,7 @@ class ChromaStore:
             self._collections.pop(namespace, None)
             with (
                 _chroma(f"delete namespace {namespace!r}"),
-                suppress(chromadb.errors.NotFoundError, ValueError),
+                suppress(_chromadb().errors.NotFoundError, ValueError),
             ):
                 self._client.delete_collection(collection_name(namespace))
 
@@ -463,6 +469,10 @@ class ChromaStore:
                     close()
                 except Exception as exc:  # closing must not hide the caller's own error
                     log.warning("closing the Chroma client failed: %s", exc)
+        if self._path is not None and self._owns_client:
+            # Chroma writes its vector index files with uninitialised bytes from the heap;
+            # zero them so no fragment of a forgotten memory survives on disk.
+            scrub_store(self._path)
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -517,7 +527,9 @@ def purge_folder(path: Path) -> int:
     lock = StoreLock(path)
     lock.acquire()
     try:
-        return _scrub(database, None)
+        blanked = _scrub(database, None)
+        scrub_store(path)
+        return blanked
     finally:
         lock.release()
 
@@ -526,4 +538,4 @@ def ephemeral_client() -> Any:
     """A fresh in-memory Chroma client (for tests and throwaway engines)."""
     from chromadb.config import Settings as ChromaSettings
 
-    return chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
+    return _chromadb().EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
