@@ -160,3 +160,38 @@ def test_pressure_commands(cli, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert json.loads(out) == {"erased": 1}
     code, out, _ = cli("consolidate", "-n", "q", "--min-similarity", "0.3", "--max-priority", "low", "--json")
     assert code == 0 and len(json.loads(out)["merged"]) == 1
+
+
+@pytest.mark.integration
+def test_ui_command_serves_and_stops(tmp_path: Path) -> None:
+    import signal
+    import urllib.request
+
+    env = {**os.environ, "PRIOMEM_EMBEDDER": "hash"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "priomem", "--path", str(tmp_path / "s"), "ui", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        url = first.split("serving ", 1)[1].split()[0]
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert page.status == 200 and "priomem" in page.read().decode().lower()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "stopped" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    refused = subprocess.run(
+        [sys.executable, "-m", "priomem", "--path", str(tmp_path / "s"), "ui", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "without bearer tokens" in refused.stderr

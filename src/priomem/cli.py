@@ -1,4 +1,5 @@
-"""The ``priomem`` command line: remember, recall, get, list, forget, stats, sweep, demo.
+"""The ``priomem`` command line: remember, recall, get, list, forget, stats, sweep, demo,
+export, import, consolidate, erase, quota, audit, purge, ui.
 
 Exit codes: 0 success, 1 error (message on stderr, no traceback), 2 usage error.
 Global options (``--path``, ``--url``, ``--namespace``, ``--json``) go before or after
@@ -148,6 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("audit", "show the audit log of deletions")
     p.add_argument("--action", choices=["forget", "evict", "sweep", "consolidate", "erase"])
     p.add_argument("--limit", type=int, default=20)
+
+    p = add("ui", "browse, search and curate memories in a web page (default http://127.0.0.1:8766/)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="bind address (default 127.0.0.1; others need --tokens-file)"
+    )
+    p.add_argument("--port", type=int, default=8766, help="port (default 8766; 0 picks a free one)")
+    p.add_argument("--read-only", action="store_true", help="hide and refuse every action")
+    p.add_argument(
+        "--tokens-file", help="bearer tokens, one 'TOKEN = namespace, ...' per line (as priomem-mcp)"
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        help="extra Host name to accept, e.g. memory.lan (repeatable)",
+    )
 
     p = add("purge", "purge deleted text from a stopped Chroma data folder (completes erasure on a server)")
 
@@ -397,6 +414,40 @@ def _purge(settings: Settings, args: argparse.Namespace) -> Any:
     )
 
 
+def _ui(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    try:
+        from priomem.mcp_server._auth import load_tokens
+        from priomem.ui import run_ui
+    except ModuleNotFoundError as exc:
+        raise PriomemError(f"{exc}; install the browser with: pip install 'priomem[ui]'") from None
+    grants = load_tokens(file=Path(args.tokens_file).expanduser()) if args.tokens_file else None
+
+    def announce(url: str) -> None:
+        mode = "read-only " if args.read_only else ""
+        print(
+            f"priomem ui: serving {url} {mode}(Ctrl+C stops it)",
+            file=sys.stderr if args.json else sys.stdout,
+            flush=True,
+        )
+
+    try:
+        run_ui(
+            engine,
+            host=args.host,
+            port=args.port,
+            read_only=args.read_only,
+            grants=grants,
+            allowed_hosts=args.allowed_host,
+            log_level=engine.settings.log_level.lower(),
+            announce=announce,
+        )
+    except ModuleNotFoundError as exc:
+        raise PriomemError(str(exc)) from None
+    return {"stopped": True} if args.json else "priomem ui: stopped"
+
+
 def _demo(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     from priomem._demo import run_demo
 
@@ -418,6 +469,7 @@ COMMANDS: dict[str, Handler] = {
     "erase": _erase,
     "quota": _quota,
     "audit": _audit,
+    "ui": _ui,
 }
 
 

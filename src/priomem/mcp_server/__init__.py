@@ -1,7 +1,7 @@
 """priomem's MCP server: ``remember``, ``recall`` and ``forget`` for every MCP client.
 
 Run it with ``priomem-mcp`` (stdio) or ``priomem-mcp --transport http`` (streamable HTTP
-at ``/mcp``); see ``docs/mcp.md``. In Python, serve an engine you already have::
+at ``/mcp``); see the README, "Use with MCP clients". In Python, serve an engine you already have::
 
     from priomem.mcp_server import EngineHolder, build_server
     server = build_server(EngineHolder.of(engine))

@@ -91,7 +91,7 @@ class ServerConfig:
             raise InvalidInputError(
                 f"--host: refusing to serve on {self.host!r} without bearer tokens, because anyone who "
                 "can reach that address could read and delete every memory. Bind to 127.0.0.1, or "
-                "give tokens with --tokens-file FILE or PRIOMEM_MCP_TOKENS (see docs/mcp.md).",
+                "give tokens with --tokens-file FILE or PRIOMEM_MCP_TOKENS (see the README's 'Serving over HTTP').",
                 field="host",
             )
 
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="priomem-mcp",
         description="MCP server for priomem: remember, recall and forget for any MCP client.",
-        epilog="Every option also reads a PRIOMEM_* environment variable; flags win. See docs/mcp.md.",
+        epilog="Every option also reads a PRIOMEM_* environment variable; flags win. See the README's 'Use with MCP clients'.",
     )
     parser.add_argument("--version", action="version", version=f"priomem-mcp {__version__}")
     parser.add_argument("--transport", choices=["stdio", "http"], help="stdio (default) or http")

@@ -1,6 +1,6 @@
 """priomem's memory browser: see, search and curate what an agent remembers, in a web page.
 
-Run it with ``priomem ui`` (see ``docs/ui.md``), or serve an engine you already have::
+Run it with ``priomem ui`` (see the README, "See and curate memories in a browser"), or serve an engine you already have::
 
     from priomem.ui import build_ui_app, run_ui
     run_ui(engine)                                  # http://127.0.0.1:8766/, until Ctrl+C

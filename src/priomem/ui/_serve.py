@@ -45,7 +45,7 @@ def check_bind(host: str, grants: Mapping[str, Grant] | None) -> None:
         raise InvalidInputError(
             f"--host: refusing to serve the memory browser on {host!r} without bearer tokens, because "
             "anyone who can reach that address could read and delete every memory. Bind to "
-            "127.0.0.1, or give tokens with --tokens-file FILE (see docs/ui.md).",
+            "127.0.0.1, or give tokens with --tokens-file FILE (see the README's 'See and curate memories in a browser').",
             field="host",
         )
 
