@@ -199,3 +199,21 @@ def test_console_script_help() -> None:
     done = subprocess.run([str(script), "--help"], capture_output=True, timeout=60, env=server_env())
     assert done.returncode == 0
     assert b"--transport" in done.stdout and b"--tokens-file" in done.stdout
+
+
+def test_ui_flag_serves_the_memory_browser_beside_mcp(tmp_path: Path) -> None:
+    port = free_port()
+    args = ["--transport", "http", "--port", str(port), "--path", str(tmp_path / "s"), "--embedder", "hash",
+            "--no-share", "--ui", "read-only"]  # fmt: skip
+    proc = subprocess.Popen(
+        [*SERVER, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=server_env()
+    )
+    try:
+        wait_port(port, proc)
+        page = httpx.get(f"http://127.0.0.1:{port}/ui/", timeout=30)
+        assert page.status_code == 200 and "Namespaces" in page.text
+        assert "read-only" in page.text.lower()
+        mcp = httpx.post(f"http://127.0.0.1:{port}/mcp", json=INIT, headers=HEADERS, timeout=30)
+        assert mcp.status_code == 200
+    finally:
+        stop(proc)

@@ -200,13 +200,12 @@ def test_mounted_under_a_prefix_links_and_cookies_stay_inside(engine: MemoryEngi
 
 
 def test_mounted_beside_the_mcp_endpoint(engine: MemoryEngine, memory: Memory) -> None:
-    """How ``priomem-mcp --transport http --ui`` can serve both: a Mount on the MCP app's router."""
+    """``priomem-mcp --transport http --ui on`` serves both: the browser at /ui, MCP at /mcp."""
     from priomem.mcp_server import EngineHolder, ServerConfig, build_http_app, build_server
 
     holder = EngineHolder.of(engine)
-    config = ServerConfig(transport="http")
-    app = build_http_app(build_server(holder), config)
-    app.router.routes.append(Mount("/ui", app=build_ui_app(holder, grants=config.tokens)))
+    config = ServerConfig(transport="http", ui="on")
+    app = build_http_app(build_server(holder), config, holder)
     with TestClient(app, base_url=BASE) as c:
         page = c.get("/ui/ns/ops")
         assert page.status_code == 200 and memory.content in page.text

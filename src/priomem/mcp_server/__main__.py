@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config.transport == "stdio":
             anyio.run(server.run_stdio_async)
         else:
-            anyio.run(serve_http, server, config)
+            anyio.run(serve_http, server, config, holder)
     except _Terminated:
         return 0
     except KeyboardInterrupt:

@@ -68,6 +68,8 @@ class ServerConfig:
     share: bool = True
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    #: The memory browser at /ui/ of the HTTP transport: "off", "on" or "read-only".
+    ui: str = "off"
 
     @property
     def log_level(self) -> LogLevel:
@@ -145,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--allowed-host", action="append", help="extra Host header value to accept (repeatable)"
     )
     parser.add_argument("--allowed-origin", action="append", help="extra Origin to accept (repeatable)")
+    parser.add_argument(
+        "--ui",
+        choices=["off", "on", "read-only"],
+        help="with --transport http, also serve the memory browser at /ui/ (PRIOMEM_MCP_UI; default off)",
+    )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default), ERROR; logs go to stderr")
     parser.add_argument(
         "--embedder",
@@ -211,7 +218,17 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
         share=_pick_bool(args.share, get("SHARE"), "SHARE", sys.platform != "win32"),
         allowed_hosts=tuple(args.allowed_host or _split(get("ALLOWED_HOSTS"))),
         allowed_origins=tuple(args.allowed_origin or _split(get("ALLOWED_ORIGINS"))),
+        ui=_pick_ui(args.ui, get("UI")),
     )
+
+
+def _pick_ui(flag: str | None, raw: str | None) -> str:
+    value = (flag or raw or "off").lower()
+    if value not in ("off", "on", "read-only"):
+        raise InvalidInputError(
+            f"PRIOMEM_MCP_UI: {value!r}; use off, on or read-only.", field="PRIOMEM_MCP_UI"
+        )
+    return value
 
 
 def _split(raw: str | None) -> list[str]:

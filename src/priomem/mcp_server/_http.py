@@ -17,6 +17,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from priomem.mcp_server._auth import BearerAuth
 from priomem.mcp_server._config import ServerConfig, is_loopback
+from priomem.mcp_server._holder import EngineHolder
 
 __all__ = ["MCP_PATH", "build_http_app", "security_settings", "serve_http"]
 
@@ -42,20 +43,38 @@ def security_settings(config: ServerConfig) -> TransportSecuritySettings:
     )
 
 
-def build_http_app(server: MCPServer[Any], config: ServerConfig) -> Any:
-    """The ASGI app serving ``server`` at ``/mcp`` with the guards of the module docstring."""
+def build_http_app(server: MCPServer[Any], config: ServerConfig, holder: EngineHolder | None = None) -> Any:
+    """The ASGI app serving ``server`` at ``/mcp`` with the guards of the module docstring.
+
+    With ``config.ui`` on and a ``holder``, the memory browser is mounted at ``/ui``; it
+    checks the same tokens, Host names and read-only mode itself (and CSRF on actions).
+    """
     app: Any = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         max_request_body_size=config.max_request_bytes,
         transport_security=security_settings(config),
         host=config.host,
     )
+    if config.ui != "off" and holder is not None:
+        from starlette.routing import Mount
+
+        from priomem.ui import build_ui_app
+
+        ui = build_ui_app(
+            holder,
+            read_only=config.ui == "read-only",
+            grants=config.tokens or None,
+            allowed_hosts=config.allowed_hosts,
+        )
+        app.router.routes.append(Mount("/ui", app=ui))
     if config.tokens:
         app = BearerAuth(app, config.tokens, path=MCP_PATH)
     return app
 
 
-async def serve_http(server: MCPServer[Any], config: ServerConfig) -> None:
+async def serve_http(
+    server: MCPServer[Any], config: ServerConfig, holder: EngineHolder | None = None
+) -> None:
     """Serve until interrupted (uvicorn handles SIGINT and SIGTERM gracefully)."""
     import uvicorn
 
@@ -66,7 +85,7 @@ async def serve_http(server: MCPServer[Any], config: ServerConfig) -> None:
             "accepted until you add the server's name with --allowed-host"
         )
     uv_config = uvicorn.Config(
-        build_http_app(server, config),
+        build_http_app(server, config, holder),
         host=config.host,
         port=config.port,
         log_level=config.log_level.lower(),
@@ -77,4 +96,6 @@ async def serve_http(server: MCPServer[Any], config: ServerConfig) -> None:
         h11_max_incomplete_event_size=64 * 1024,
     )
     log.info("serving MCP at http://%s:%d%s", config.host, config.port, MCP_PATH)
+    if config.ui != "off":
+        log.info("serving the memory browser at http://%s:%d/ui/ (%s)", config.host, config.port, config.ui)
     await uvicorn.Server(uv_config).serve()
