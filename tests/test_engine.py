@@ -407,3 +407,11 @@ def test_set_priority_keeps_the_id_and_recomputes_retention(engine: MemoryEngine
         engine.set_priority("01NOSUCHID", "low")
     with pytest.raises(InvalidInputError, match="priority"):
         engine.set_priority(m.id, "urgent")
+
+
+def test_recall_can_leave_access_counts_alone(engine: MemoryEngine) -> None:
+    m = engine.remember("looked at by a person")
+    engine.recall("looked at", record_access=False)
+    engine._access.flush()
+    got = engine.get(m.id)
+    assert got is not None and got.access_count == 0 and got.last_accessed_at is None

@@ -551,6 +551,7 @@ class MemoryEngine:
         min_priority: PriorityLike | None = None,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
+        record_access: bool = True,
     ) -> builtins.list[RecallHit]:
         """The ``k`` memories that best answer ``query``, best first.
 
@@ -558,7 +559,8 @@ class MemoryEngine:
         priority, recency and access boosts (:mod:`priomem._scoring`). Filters: the
         memory must carry every tag in ``tags``, have at least ``min_priority``, and have
         been created between ``since`` and ``until`` (datetimes, ISO strings or "48h").
-        Expired memories are never returned.
+        Expired memories are never returned. ``record_access=False`` leaves access counts
+        alone (for people browsing, whose looks should not reinforce a memory).
         """
         if not isinstance(query, str):
             raise WrongTypeError(f"query: expected a string, got {type(query).__name__}.", field="query")
@@ -568,7 +570,7 @@ class MemoryEngine:
         now = utcnow()
         flt = self._filter(tags=tags, min_priority=min_priority, since=since, until=until, now=now)
         hits = self._searcher.search(text, k, ns, flt, now)
-        if hits:
+        if hits and record_access:
             self._access.record(ns, [(h.memory.id, h.memory.access_count) for h in hits], epoch(now))
         return hits
 

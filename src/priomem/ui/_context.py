@@ -247,7 +247,7 @@ class UI:
         key = filters.search_key(ns)
         if reuse and (cached := self.searches.get(key)) is not None:
             return cached
-        hits = engine.recall(filters.q, namespace=ns, **filters.recall_kwargs())
+        hits = engine.recall(filters.q, namespace=ns, record_access=False, **filters.recall_kwargs())
         ceiling = filters.max_priority
         if ceiling is not None:
             hits = [h for h in hits if h.memory.priority <= ceiling]
