@@ -4,6 +4,7 @@ sharing a store, and the scoring guarantee of :mod:`priomem._scoring`."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -159,10 +160,11 @@ def test_two_engines_on_one_store_see_each_others_writes_and_forgets(chroma_clie
 
 
 @pytest.mark.integration
-def test_two_engines_on_a_chroma_server_share_word_evidence(chroma_server: str) -> None:
+def test_two_engines_on_a_chroma_server_share_word_evidence(chroma_server: str, real_embedder: Any) -> None:
+    # The session's server records one model for the whole store: the real one, as elsewhere.
     with (
-        MemoryEngine(url=chroma_server, embedder=HashEmbedder(64), settings=Settings()) as a,
-        MemoryEngine(url=chroma_server, embedder=HashEmbedder(64), settings=Settings()) as b,
+        MemoryEngine(url=chroma_server, embedder=real_embedder, settings=Settings()) as a,
+        MemoryEngine(url=chroma_server, embedder=real_embedder, settings=Settings()) as b,
     ):
         a.remember_many(_noise(30, namespace="shared-lexical"))
         written = a.remember("Rotate the KESTREL-19 signing key on Monday", namespace="shared-lexical")
