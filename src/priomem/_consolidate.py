@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_MERGED_CHARS", "group", "merge_text"]
+from priomem._models import Memory
+from priomem._records import new_id
+from priomem._validation import content_hash
+
+__all__ = ["MAX_MERGED_CHARS", "group", "merge_text", "merged_memory"]
 
 MAX_MERGED_CHARS = 2000
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -69,3 +75,38 @@ def merge_text(texts: Sequence[str], vectors: np.ndarray, cap: int = MAX_MERGED_
             break
         merged = candidate
     return merged[:cap]
+
+
+def merged_memory(members: Sequence[Memory], content: str, *, now: datetime, max_tags: int) -> Memory:
+    """The memory that replaces ``members``: a new id, the highest priority, the union of tags
+    and refs (less refs to the members), merged metadata, summed accesses, the latest time,
+    the longest lifetime, and ``consolidated_from`` naming the members."""
+    ids = {m.id for m in members}
+    tags: list[str] = []
+    refs: list[str] = []
+    metadata: dict[str, Any] = {}
+    for m in members:
+        tags += [t for t in m.tags if t not in tags]
+        refs += [r for r in m.refs if r not in refs and r not in ids]
+        metadata.update(m.metadata)
+    created = max(m.created_at for m in members)
+    accessed = [m.last_accessed_at for m in members if m.last_accessed_at]
+    expiries = [m.expires_at for m in members]
+    ttls = [m.ttl for m in members]
+    return Memory(
+        id=new_id(created),
+        content=content,
+        priority=max(m.priority for m in members),
+        namespace=members[0].namespace,
+        tags=tuple(tags[:max_tags]),
+        metadata=metadata,
+        created_at=created,
+        stored_at=now,
+        last_accessed_at=max(accessed) if accessed else None,
+        access_count=sum(m.access_count for m in members),
+        expires_at=None if any(e is None for e in expiries) else max(e for e in expiries if e is not None),
+        refs=tuple(refs),
+        consolidated_from=tuple(m.id for m in members),
+        content_hash=content_hash(content),
+        ttl=None if any(t is None for t in ttls) else max(t for t in ttls if t is not None),
+    )

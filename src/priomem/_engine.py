@@ -7,7 +7,6 @@ import builtins
 import json
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,12 +25,14 @@ from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedd
 from priomem._errors import InvalidInputError, NotFoundError, WrongTypeError
 from priomem._filters import Filter
 from priomem._models import ForgetReport, Memory, RecallHit
+from priomem._pressure import Pressure
 from priomem._priority import Priority, PriorityLike
-from priomem._quota import Candidate, Incoming, Quota, plan_eviction
+from priomem._quota import Quota
 from priomem._recall import HybridSearcher
-from priomem._records import NEVER, USER_PREFIX, decode, encode, epoch, new_id
+from priomem._records import USER_PREFIX, decode, encode, epoch, new_id
 from priomem._retention import CLASSIFICATION_KEY, RetentionPolicy
 from priomem._settings import Settings
+from priomem._stats import namespace_stats
 from priomem._store import ChromaStore
 from priomem._timeparse import parse_duration, parse_time, utcnow
 from priomem._validation import (
@@ -64,24 +65,11 @@ def default_embedder(settings: Settings) -> Embedder:
 
 
 @dataclass(frozen=True, slots=True)
-class _Policy:
-    retention: RetentionPolicy
-    quota: Quota
-    store_quota: Quota
-
-
-@dataclass(frozen=True, slots=True)
 class WriteReport:
     """What a write stored, and what it evicted to make room."""
 
     memories: tuple[Memory, ...]
     evicted: tuple[Memory, ...]
-
-
-#: Seconds a process trusts its copy of quotas and retention overrides (other processes'
-#: changes take effect within this delay).
-_POLICY_TTL = 2.0
-_EXPIRING_SOON = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +151,7 @@ class MemoryEngine:
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._closed = False
-        self._policies: dict[str, tuple[float, _Policy]] = {}
-        self._base_retention = RetentionPolicy(
-            self.settings.retention, self.settings.classification_retention
-        )
+        self._pressure = Pressure(self._store, self.settings, self._access, self._delete)
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -333,103 +318,12 @@ class MemoryEngine:
                 results[indexes[index]] = memory
         return WriteReport(memories=tuple(m for m in results if m is not None), evicted=tuple(evicted))
 
-    # -- policies: quotas and retention, read from the store (shared by every process) ---
-    def _policy(self, namespace: str) -> _Policy:
-        """The namespace's retention and quotas, cached for a moment to keep writes cheap."""
-        now = time.monotonic()
-        cached = self._policies.get(namespace)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        rows = self._store.meta_get([f"quota:{namespace}", "quota:*", f"retention:{namespace}"])
-        s = self.settings
-        ns_quota = Quota(s.max_memories, s.max_bytes, s.critical_reserve)
-        if (row := rows.get(f"quota:{namespace}")) is not None:
-            ns_quota = Quota(**json.loads(row.document))
-        store_quota = Quota(s.max_memories_total, s.max_bytes_total, s.critical_reserve)
-        if (row := rows.get("quota:*")) is not None:
-            store_quota = Quota(**json.loads(row.document))
-        retention = self._base_retention
-        if (row := rows.get(f"retention:{namespace}")) is not None:
-            retention = retention.with_overrides(json.loads(row.document))
-        policy = _Policy(retention=retention, quota=ns_quota, store_quota=store_quota)
-        self._policies[namespace] = (now + _POLICY_TTL, policy)
-        return policy
-
-    def _candidates(self, namespace: str, now_e: float) -> builtins.list[Candidate]:
-        out = []
-        for row in self._store.get(namespace, documents=False):
-            meta = row.metadata
-            if float(meta.get("pm_expires", NEVER)) <= now_e:
-                continue
-            accessed = float(meta.get("pm_accessed", 0.0) or 0.0)
-            out.append(
-                Candidate(
-                    id=row.id,
-                    namespace=namespace,
-                    priority=Priority(int(meta.get("pm_priority", 2))),
-                    lineage=bool(meta.get("pm_lineage", False)),
-                    last_used=accessed or float(meta.get("pm_stored", 0.0)),
-                    access_count=int(meta.get("pm_access", 0)),
-                    size=int(meta.get("pm_bytes", 0)),
-                )
-            )
-        return out
-
-    def _plan_room(
-        self, namespace: str, new: builtins.list[Memory], policy: _Policy, now_e: float
-    ) -> builtins.list[Candidate]:
-        """Victims that make room for ``new`` under the namespace and store quotas (may raise)."""
-        incoming = [Incoming(m.priority, len(m.content.encode("utf-8"))) for m in new]
-        victims: builtins.list[Candidate] = []
-        quota = policy.quota
-        if quota.limited:
-            cap = quota.noncritical_memories()
-            roomy = (
-                quota.max_bytes is None and cap is not None and self._store.count(namespace) + len(new) <= cap
-            )
-            if not roomy:
-                expired = self._store.ids(namespace, where={"pm_expires": {"$lte": now_e}})
-                self._delete(namespace, expired, action="sweep", selector={"rule": "expired, to make room"})
-                victims = plan_eviction(
-                    self._candidates(namespace, now_e), incoming, quota, scope=f"namespace {namespace!r}"
-                )
-        store_quota = policy.store_quota
-        if store_quota.limited:
-            chosen = {v.id for v in victims}
-            everything = [
-                c
-                for ns in self._store.namespaces()
-                for c in self._candidates(ns, now_e)
-                if c.id not in chosen
-            ]
-            victims += plan_eviction(everything, incoming, store_quota, scope="the store")
-        return victims
-
-    def _evict(self, victims: builtins.list[Candidate], reason_namespace: str) -> builtins.list[Memory]:
-        by_ns: dict[str, builtins.list[str]] = {}
-        for victim in victims:
-            by_ns.setdefault(victim.namespace, []).append(victim.id)
-        gone: builtins.list[Memory] = []
-        for ns, ids in by_ns.items():
-            gone += [decode(r.id, r.document, r.metadata, ns) for r in self._store.get(ns, ids=ids)]
-            self._store.delete(ns, ids)
-            self._access.forget(ns, ids)
-            _audit.append(self._store, "evict", ns, {"to_make_room_in": reason_namespace}, ids)
-            log.warning(
-                "evicted %d memories from %r to make room in %r (lowest priority first): %s",
-                len(ids),
-                ns,
-                reason_namespace,
-                ", ".join(ids[:20]) + (" ..." if len(ids) > 20 else ""),
-            )
-        return gone
-
     def _write_namespace(
         self, namespace: str, items: builtins.list[_Item]
     ) -> tuple[builtins.list[tuple[int, Memory]], builtins.list[Memory]]:
         now = utcnow()
         now_e = epoch(now)
-        policy = self._policy(namespace)
+        policy = self._pressure.policy(namespace)
         hashes = list(dict.fromkeys(i.hash for i in items))
         existing: dict[str, Memory] = {}
         for start in range(0, len(hashes), 500):
@@ -470,7 +364,7 @@ class MemoryEngine:
         if fresh:
             new = list(fresh.values())
             # Plan first: a refused write must leave everything as it was.
-            victims = self._plan_room(namespace, new, policy, now_e)
+            victims = self._pressure.plan_room(namespace, new, policy, now_e)
             vectors = self._embed_documents([m.content for m in new])
             encoded = [encode(m) for m in new]
             links = _context.link(self._store, namespace, new, now_e)
@@ -482,7 +376,7 @@ class MemoryEngine:
                 [{**e[1], **extra} for e, extra in zip(encoded, links, strict=True)],
             )
             if victims:
-                evicted = self._evict(victims, namespace)
+                evicted = self._pressure.evict(victims, namespace)
         if reinforced:
             changed = list(reinforced.values())
             self._store.update_metadata(namespace, [m.id for m in changed], [encode(m)[1] for m in changed])
@@ -631,7 +525,7 @@ class MemoryEngine:
                 raise NotFoundError(
                     f"no memory {memory_id!r} in namespace {ns!r}; check the id (priomem list).", field="id"
                 )
-            retention = self._policy(ns).retention
+            retention = self._pressure.policy(ns).retention
             updated = replace(
                 current,
                 priority=new_priority,
@@ -650,8 +544,11 @@ class MemoryEngine:
         With ``namespace``: that namespace. Without: every namespace and the totals.
         """
         if namespace is not None:
-            return self._namespace_stats(self._namespace(namespace))
-        per = {ns: self._namespace_stats(ns) for ns in self.namespaces()}
+            ns = self._namespace(namespace)
+            return namespace_stats(self._store, ns, self._pressure.policy(ns).quota)
+        per = {
+            ns: namespace_stats(self._store, ns, self._pressure.policy(ns).quota) for ns in self.namespaces()
+        }
         by_priority = {p.name: sum(s["by_priority"][p.name] for s in per.values()) for p in Priority}
         return {
             "namespaces": per,
@@ -659,42 +556,6 @@ class MemoryEngine:
             "by_priority": by_priority,
             "bytes": sum(s["bytes"] for s in per.values()),
             "expired": sum(s["expired"] for s in per.values()),
-        }
-
-    def _namespace_stats(self, ns: str) -> dict[str, Any]:
-        now_e = epoch(utcnow())
-        rows = self._store.get(ns, where={"pm_expires": {"$gt": now_e}}, documents=True, metadatas=False)
-        by_priority = {
-            p.name: len(
-                self._store.ids(ns, where={"$and": [{"pm_priority": int(p)}, {"pm_expires": {"$gt": now_e}}]})
-            )
-            for p in Priority
-        }
-        expired = len(self._store.ids(ns, where={"pm_expires": {"$lte": now_e}}))
-        soon = now_e + _EXPIRING_SOON.total_seconds()
-        expiring = len(
-            self._store.ids(
-                ns, where={"$and": [{"pm_expires": {"$gt": now_e}}, {"pm_expires": {"$lte": soon}}]}
-            )
-        )
-        quota = self._policy(ns).quota
-        times = sorted(r.id for r in rows)
-        oldest = newest = None
-        if times:
-            first = self._store.get(ns, ids=[times[0], times[-1]])
-            created = sorted(decode(r.id, r.document, r.metadata, ns).created_at for r in first)
-            oldest, newest = created[0].isoformat(), created[-1].isoformat()
-        return {
-            "namespace": ns,
-            "count": len(rows),
-            "by_priority": by_priority,
-            "oldest": oldest,
-            "newest": newest,
-            "bytes": sum(len(r.document.encode("utf-8")) for r in rows),
-            "expired": expired,
-            "expiring_within_7d": expiring,
-            "quota": quota.to_dict(),
-            "quota_used": None if quota.max_memories is None else round(len(rows) / quota.max_memories, 4),
         }
 
     # -- forget ------------------------------------------------------------------------
@@ -801,7 +662,7 @@ class MemoryEngine:
         now_e = epoch(utcnow())
         total = 0
         for ns in self.namespaces():
-            retention = self._policy(ns).retention
+            retention = self._pressure.policy(ns).retention
             with self._ns_lock(ns):
                 doomed = set(self._store.ids(ns, where={"pm_expires": {"$lte": now_e}}))
                 for priority, ttl in retention.by_priority.items():
@@ -843,14 +704,14 @@ class MemoryEngine:
         key = "quota:*" if namespace == "*" else f"quota:{self._namespace(namespace)}"
         quota = Quota(max_memories, max_bytes, critical_reserve)
         self._store.meta_put(key, json.dumps(quota.to_dict()), {"kind": "quota"})
-        self._policies.clear()
+        self._pressure.invalidate()
         return quota
 
     def get_quota(self, namespace: str | None = None) -> Quota:
         """A namespace's quota in force (``"*"``: the store-wide one)."""
         if namespace == "*":
-            return self._policy(self.settings.default_namespace).store_quota
-        return self._policy(self._namespace(namespace)).quota
+            return self._pressure.policy(self.settings.default_namespace).store_quota
+        return self._pressure.policy(self._namespace(namespace)).quota
 
     def set_retention(
         self,
@@ -871,12 +732,12 @@ class MemoryEngine:
         for part in ("priority", "classification"):
             merged.setdefault(part, {}).update(update[part])
         self._store.meta_put(f"retention:{ns}", json.dumps(merged), {"kind": "retention"})
-        self._policies.clear()
+        self._pressure.invalidate()
         return self.get_retention(ns)
 
     def get_retention(self, namespace: str | None = None) -> RetentionPolicy:
         """The retention rules in force in a namespace."""
-        return self._policy(self._namespace(namespace)).retention
+        return self._pressure.policy(self._namespace(namespace)).retention
 
     def erase(self, *, namespace: str | None = None, subject: str | None = None) -> int:
         """Remove every memory of a data subject, everywhere it is stored; returns how many.
@@ -911,7 +772,7 @@ class MemoryEngine:
             erased.extend(ids)
         if erased:
             self._store.purge_residue(erased)
-        self._policies.clear()
+        self._pressure.invalidate()
         return len(erased)
 
     def audit_log(
@@ -986,7 +847,12 @@ class MemoryEngine:
                     )
                     results.append(
                         Consolidation(
-                            memory=self._merged(ns, members, text, now),
+                            memory=_consolidation.merged_memory(
+                                members,
+                                validate_content(text, self.settings.max_content_chars, field="summarize()"),
+                                now=now,
+                                max_tags=self.settings.max_tags,
+                            ),
                             merged_ids=tuple(m.id for m in members),
                         )
                     )
@@ -1001,40 +867,6 @@ class MemoryEngine:
                     self._delete(ns, c.merged_ids, action="consolidate", selector={"into": c.memory.id})
                     self._repoint_refs(ns, c.merged_ids, c.memory.id)
         return results
-
-    def _merged(self, ns: str, members: builtins.list[Memory], text: str, now: datetime) -> Memory:
-        content = validate_content(text, self.settings.max_content_chars, field="summarize()")
-        ids = {m.id for m in members}
-        tags: builtins.list[str] = []
-        refs: builtins.list[str] = []
-        metadata: dict[str, Any] = {}
-        for m in members:
-            tags += [t for t in m.tags if t not in tags]
-            refs += [r for r in m.refs if r not in refs and r not in ids]
-            metadata.update(m.metadata)
-        created = max(m.created_at for m in members)
-        accessed = [m.last_accessed_at for m in members if m.last_accessed_at]
-        expiries = [m.expires_at for m in members]
-        ttls = [m.ttl for m in members]
-        return Memory(
-            id=new_id(created),
-            content=content,
-            priority=max(m.priority for m in members),
-            namespace=ns,
-            tags=tuple(tags[: self.settings.max_tags]),
-            metadata=metadata,
-            created_at=created,
-            stored_at=now,
-            last_accessed_at=max(accessed) if accessed else None,
-            access_count=sum(m.access_count for m in members),
-            expires_at=None
-            if any(e is None for e in expiries)
-            else max(e for e in expiries if e is not None),
-            refs=tuple(refs),
-            consolidated_from=tuple(m.id for m in members),
-            content_hash=content_hash(content),
-            ttl=None if any(t is None for t in ttls) else max(t for t in ttls if t is not None),
-        )
 
     def _repoint_refs(self, ns: str, old_ids: Sequence[str], new_id_: str) -> None:
         """Memories that referred to merged ones now refer to the merged memory."""
