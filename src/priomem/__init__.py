@@ -12,13 +12,14 @@ Importing priomem loads neither LangChain nor MCP nor the embedding model.
 """
 
 from priomem._audit import AuditRecord
+from priomem._consolidate import Consolidation
 from priomem._embedding import (
     DEFAULT_MODEL_NAME,
     Embedder,
     HashEmbedder,
     SentenceTransformerEmbedder,
 )
-from priomem._engine import Consolidation, MemoryEngine, WriteReport
+from priomem._engine import MemoryEngine, WriteReport
 from priomem._errors import (
     EmbeddingError,
     FormatError,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +23,19 @@ from priomem._models import Memory
 from priomem._records import new_id
 from priomem._validation import content_hash
 
-__all__ = ["MAX_MERGED_CHARS", "group", "merge_text", "merged_memory"]
+__all__ = ["MAX_MERGED_CHARS", "Consolidation", "group", "merge_text", "merged_memory"]
 
 MAX_MERGED_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Consolidation:
+    """One merge: the new memory and the ids it replaced."""
+
+    memory: Memory
+    merged_ids: tuple[str, ...]
+
+
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -18,9 +18,9 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 
-from priomem import _audit, _context, _export
-from priomem import _consolidate as _consolidation
+from priomem import _audit, _context, _export, _lifecycle
 from priomem._access import AccessRecorder
+from priomem._consolidate import Consolidation
 from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder, as_matrix
 from priomem._errors import InvalidInputError, NotFoundError, WrongTypeError
 from priomem._filters import Filter
@@ -30,7 +30,7 @@ from priomem._priority import Priority, PriorityLike
 from priomem._quota import Quota
 from priomem._recall import HybridSearcher
 from priomem._records import USER_PREFIX, decode, encode, epoch, new_id
-from priomem._retention import CLASSIFICATION_KEY, RetentionPolicy
+from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
 from priomem._stats import namespace_stats
 from priomem._store import ChromaStore
@@ -70,14 +70,6 @@ class WriteReport:
 
     memories: tuple[Memory, ...]
     evicted: tuple[Memory, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Consolidation:
-    """One merge: the new memory and the ids it replaced."""
-
-    memory: Memory
-    merged_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -660,33 +652,7 @@ class MemoryEngine:
         namespace's overrides, classification caps) to memories written under older rules.
         """
         now_e = epoch(utcnow())
-        total = 0
-        for ns in self.namespaces():
-            retention = self._pressure.policy(ns).retention
-            with self._ns_lock(ns):
-                doomed = set(self._store.ids(ns, where={"pm_expires": {"$lte": now_e}}))
-                for priority, ttl in retention.by_priority.items():
-                    if ttl is not None:
-                        where = {
-                            "$and": [
-                                {"pm_priority": int(priority)},
-                                {"pm_ttl": 0.0},
-                                {"pm_stored": {"$lte": now_e - ttl.total_seconds()}},
-                            ]
-                        }
-                        doomed.update(self._store.ids(ns, where=where))
-                for name, cap in retention.by_classification.items():
-                    if cap is not None:
-                        where = {
-                            "$and": [
-                                {USER_PREFIX + CLASSIFICATION_KEY: name},
-                                {"pm_stored": {"$lte": now_e - cap.total_seconds()}},
-                            ]
-                        }
-                        doomed.update(self._store.ids(ns, where=where))
-                self._delete(ns, sorted(doomed), action="sweep", selector={"rule": "retention"})
-            total += len(doomed)
-        return total
+        return sum(_lifecycle.sweep_namespace(self, ns, now_e) for ns in self.namespaces())
 
     # -- memory under pressure: quotas, retention, erasure, audit -------------------------
     def set_quota(
@@ -812,69 +778,9 @@ class MemoryEngine:
             raise InvalidInputError(
                 f"min_similarity: must be in (0, 1], got {min_similarity!r}.", field="min_similarity"
             )
-        now = utcnow()
-        now_e = epoch(now)
-        where = {
-            "$and": [
-                {"pm_created": {"$gte": now_e - span.total_seconds()}},
-                {"pm_priority": {"$lte": int(ceiling)}},
-                {"pm_lineage": False},
-                {"pm_expires": {"$gt": now_e}},
-            ]
-        }
-        results: builtins.list[Consolidation] = []
-        with self._ns_lock(ns):
-            rows = self._store.get(ns, where=where, embeddings=True)
-            rows.sort(key=lambda r: (float(r.metadata.get("pm_created", 0)), r.id))
-            partitions: dict[tuple[Any, Any], builtins.list[Any]] = {}
-            for row in rows:
-                key = (
-                    row.metadata.get(USER_PREFIX + "subject"),
-                    row.metadata.get(USER_PREFIX + CLASSIFICATION_KEY),
-                )
-                partitions.setdefault(key, []).append(row)
-            for part in partitions.values():
-                vectors = np.stack([r.embedding for r in part]) if part else np.zeros((0, 1))
-                for indexes in _consolidation.group(vectors, float(min_similarity)):
-                    if len(indexes) < 2:
-                        continue
-                    members = [decode(part[i].id, part[i].document, part[i].metadata, ns) for i in indexes]
-                    texts = [m.content for m in members]
-                    text = (
-                        summarize(texts)
-                        if summarize is not None
-                        else _consolidation.merge_text(texts, vectors[indexes])
-                    )
-                    results.append(
-                        Consolidation(
-                            memory=_consolidation.merged_memory(
-                                members,
-                                validate_content(text, self.settings.max_content_chars, field="summarize()"),
-                                now=now,
-                                max_tags=self.settings.max_tags,
-                            ),
-                            merged_ids=tuple(m.id for m in members),
-                        )
-                    )
-            if results and not dry_run:
-                merged = [c.memory for c in results]
-                vectors_out = self._embed_documents([m.content for m in merged])
-                encoded = [encode(m) for m in merged]
-                self._store.upsert(
-                    ns, [m.id for m in merged], vectors_out, [e[0] for e in encoded], [e[1] for e in encoded]
-                )
-                for c in results:
-                    self._delete(ns, c.merged_ids, action="consolidate", selector={"into": c.memory.id})
-                    self._repoint_refs(ns, c.merged_ids, c.memory.id)
-        return results
-
-    def _repoint_refs(self, ns: str, old_ids: Sequence[str], new_id_: str) -> None:
-        """Memories that referred to merged ones now refer to the merged memory."""
-        old = set(old_ids)
-        for old_id in old_ids:
-            for row in self._store.get(ns, where={"pm_refs": {"$contains": old_id}}, documents=False):
-                refs = [new_id_ if r in old else r for r in row.metadata.get("pm_refs", [])]
-                self._store.update_metadata(ns, [row.id], [{"pm_refs": list(dict.fromkeys(refs))}])
+        return _lifecycle.consolidate_namespace(
+            self, ns, span, ceiling, float(min_similarity), summarize, dry_run
+        )
 
     # -- snapshots ---------------------------------------------------------------------
     def export(

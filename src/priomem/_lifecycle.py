@@ -1,0 +1,119 @@
+"""Retention sweeps and consolidation runs: the engine's maintenance work on one namespace.
+
+Called by :meth:`MemoryEngine.sweep` and :meth:`MemoryEngine.consolidate`, which validate
+their arguments; the rules themselves are in :mod:`priomem._retention` and
+:mod:`priomem._consolidate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from priomem import _consolidate
+from priomem._consolidate import Consolidation
+from priomem._priority import Priority
+from priomem._records import USER_PREFIX, decode, encode, epoch
+from priomem._retention import CLASSIFICATION_KEY
+from priomem._timeparse import utcnow
+from priomem._validation import validate_content
+
+if TYPE_CHECKING:
+    from priomem._engine import MemoryEngine
+
+__all__ = ["consolidate_namespace", "sweep_namespace"]
+
+
+def sweep_namespace(engine: MemoryEngine, ns: str, now_e: float) -> int:
+    """Delete what has expired in ``ns`` under the rules in force now; returns how many."""
+    retention = engine._pressure.policy(ns).retention
+    store = engine._store
+    with engine._ns_lock(ns):
+        doomed = set(store.ids(ns, where={"pm_expires": {"$lte": now_e}}))
+        for priority, ttl in retention.by_priority.items():
+            if ttl is not None:  # memories without a ttl of their own, stored too long ago
+                old = {"pm_stored": {"$lte": now_e - ttl.total_seconds()}}
+                doomed.update(
+                    store.ids(ns, where={"$and": [{"pm_priority": int(priority)}, {"pm_ttl": 0.0}, old]})
+                )
+        for name, cap in retention.by_classification.items():
+            if cap is not None:
+                old = {"pm_stored": {"$lte": now_e - cap.total_seconds()}}
+                doomed.update(store.ids(ns, where={"$and": [{USER_PREFIX + CLASSIFICATION_KEY: name}, old]}))
+        engine._delete(ns, sorted(doomed), action="sweep", selector={"rule": "retention"})
+    return len(doomed)
+
+
+def consolidate_namespace(
+    engine: MemoryEngine,
+    ns: str,
+    span: timedelta,
+    ceiling: Priority,
+    min_similarity: float,
+    summarize: Callable[[Sequence[str]], str] | None,
+    dry_run: bool,
+) -> list[Consolidation]:
+    """Group and merge the eligible memories of ``ns`` (see :meth:`MemoryEngine.consolidate`)."""
+    now = utcnow()
+    now_e = epoch(now)
+    where = {
+        "$and": [
+            {"pm_created": {"$gte": now_e - span.total_seconds()}},
+            {"pm_priority": {"$lte": int(ceiling)}},
+            {"pm_lineage": False},
+            {"pm_expires": {"$gt": now_e}},
+        ]
+    }
+    results: list[Consolidation] = []
+    store = engine._store
+    with engine._ns_lock(ns):
+        rows = store.get(ns, where=where, embeddings=True)
+        rows.sort(key=lambda r: (float(r.metadata.get("pm_created", 0)), r.id))
+        # Never merge across data subjects or classifications: erasure and retention need them apart.
+        partitions: dict[tuple[Any, Any], list[Any]] = {}
+        for row in rows:
+            key = (
+                row.metadata.get(USER_PREFIX + "subject"),
+                row.metadata.get(USER_PREFIX + CLASSIFICATION_KEY),
+            )
+            partitions.setdefault(key, []).append(row)
+        for part in partitions.values():
+            vectors = np.stack([r.embedding for r in part])
+            for indexes in _consolidate.group(vectors, min_similarity):
+                if len(indexes) < 2:
+                    continue
+                members = [decode(part[i].id, part[i].document, part[i].metadata, ns) for i in indexes]
+                texts = [m.content for m in members]
+                text = (
+                    summarize(texts)
+                    if summarize is not None
+                    else _consolidate.merge_text(texts, vectors[indexes])
+                )
+                content = validate_content(text, engine.settings.max_content_chars, field="summarize()")
+                merged = _consolidate.merged_memory(
+                    members, content, now=now, max_tags=engine.settings.max_tags
+                )
+                results.append(Consolidation(memory=merged, merged_ids=tuple(m.id for m in members)))
+        if results and not dry_run:
+            merged_all = [c.memory for c in results]
+            vectors_out = engine._embed_documents([m.content for m in merged_all])
+            encoded = [encode(m) for m in merged_all]
+            store.upsert(
+                ns, [m.id for m in merged_all], vectors_out, [e[0] for e in encoded], [e[1] for e in encoded]
+            )
+            for c in results:
+                engine._delete(ns, c.merged_ids, action="consolidate", selector={"into": c.memory.id})
+                _repoint_refs(engine, ns, c.merged_ids, c.memory.id)
+    return results
+
+
+def _repoint_refs(engine: MemoryEngine, ns: str, old_ids: Sequence[str], new_id: str) -> None:
+    """Memories that referred to merged ones now refer to the merged memory."""
+    old = set(old_ids)
+    for old_id in old_ids:
+        for row in engine._store.get(ns, where={"pm_refs": {"$contains": old_id}}, documents=False):
+            refs = [new_id if r in old else r for r in row.metadata.get("pm_refs", [])]
+            engine._store.update_metadata(ns, [row.id], [{"pm_refs": list(dict.fromkeys(refs))}])
