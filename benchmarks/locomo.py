@@ -9,7 +9,8 @@ share of a question's evidence turns among the top k memories, averaged over que
     python benchmarks/locomo.py --data ../shared/data/locomo/locomo10-dev.json --baselines
 
 Writes ``result.json`` and ``recall_at_k.png`` to ``--out`` (default ``benchmarks/out/locomo``)
-and prints the tables. ``--conversations 1 --questions 20`` is the smoke run CI uses.
+and prints the tables. ``--conversations 1 --sessions 3 --questions 20`` is the smoke run
+CI uses.
 """
 
 from __future__ import annotations
@@ -170,6 +171,17 @@ class Baselines:
 
 
 # -- run ----------------------------------------------------------------------------------
+def cut(conv: Conversation, sessions: int | None, questions: int | None) -> Conversation:
+    """The first ``sessions`` sessions of ``conv`` and the first ``questions`` questions
+    whose evidence lies in them (for smoke runs; None keeps everything)."""
+    turns = tuple(t for t in conv.turns if sessions is None or t.session <= sessions)
+    kept = {t.dia_id for t in turns}
+    asked = [q for q in conv.questions if all(e in kept for e in q.evidence)]
+    return Conversation(
+        conv.sample_id, turns, tuple(asked[:questions]), conv.dropped_evidence, conv.skipped_questions
+    )
+
+
 def remember_all(engine: MemoryEngine, conversations: Sequence[Conversation], progress: Any) -> float:
     """Remember every turn, one ``remember_many`` call per session; returns seconds taken."""
     started = time.perf_counter()
@@ -195,14 +207,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from chromadb.config import Settings as ChromaSettings
     from tqdm import tqdm
 
-    conversations = load(args.data, limit=args.conversations)
-    if args.questions:
-        conversations = [
-            Conversation(
-                c.sample_id, c.turns, c.questions[: args.questions], c.dropped_evidence, c.skipped_questions
-            )
-            for c in conversations
-        ]
+    conversations = [cut(c, args.sessions, args.questions) for c in load(args.data, limit=args.conversations)]
     n_turns = sum(len(c.turns) for c in conversations)
     n_questions = sum(len(c.questions) for c in conversations)
     settings = Settings()  # defaults, not the developer's PRIOMEM_* environment
@@ -329,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "locomo")
     parser.add_argument("--baselines", action="store_true", help="also measure plain cosine, BM25 and RRF")
     parser.add_argument("--conversations", type=int, default=None, help="only the first N conversations")
+    parser.add_argument("--sessions", type=int, default=None, help="only the first N sessions of each")
     parser.add_argument("--questions", type=int, default=None, help="only the first N questions of each")
     args = parser.parse_args(argv)
     if not args.data.is_file():

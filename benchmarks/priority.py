@@ -184,29 +184,30 @@ def generate(size: int, seed: int, now: datetime, days: int = 56) -> tuple[list[
             hour, minute = rng.randint(0, 9), rng.randint(0, 59)
             customer = rng.choice(_CUSTOMERS)
             text = (
-                f"ETL run for the {table} table finished at {hour:02d}:{minute:02d} UTC: "
-                f"{rng.randint(10, 900)}k rows refreshed, {customer} partition included."
+                f"ETL run {rng.randint(10_000, 99_999)} for the {table} table finished at "
+                f"{hour:02d}:{minute:02d} UTC: {rng.randint(10, 900)}k rows refreshed, {customer} "
+                "partition included."
             )
             items.append(Item(text, Priority.LOW, created, "etl"))
         elif roll < 0.70:
             task = rng.choice(_TASKS)
             text = (
                 f"debug: DAG {_dag(table)} task {task} retry {rng.randint(1, 5)} succeeded after a "
-                f"transient error; queue depth {rng.randint(0, 400)}."
+                f"transient error; queue depth {rng.randint(0, 400)}, worker w{rng.randint(100, 999)}."
             )
             items.append(Item(text, Priority.LOW, created, "debug"))
         elif roll < 0.85:
             column = rng.choice(_COLUMNS)
             text = (
-                f"Note: analysts asked about the {column} column of {table}; row counts look normal "
-                f"and the dashboard refresh was fine."
+                f"Note (ticket DATA-{rng.randint(1000, 9999)}): analysts asked about the {column} "
+                f"column of {table}; row counts look normal and the dashboard refresh was fine."
             )
             items.append(Item(text, Priority.MEDIUM, created, "note"))
         else:
             customer = rng.choice(_CUSTOMERS)
             text = (
-                f"Reminder: {customer} asked whether {table} could be refreshed earlier; "
-                f"no commitment was made, discussion continues next sprint."
+                f"Reminder (ticket DATA-{rng.randint(1000, 9999)}): {customer} asked whether {table} "
+                "could be refreshed earlier; no commitment was made, discussion continues next sprint."
             )
             items.append(Item(text, Priority.MEDIUM, created, "note"))
     rng.shuffle(items)
@@ -482,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "priority")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.size, args.latency_size, args.latency_queries = 400, 600, 20
+        args.size, args.latency_size, args.latency_queries = 300, 400, 20
     result = run(args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "result.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

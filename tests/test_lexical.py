@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from priomem import _lexical
@@ -52,6 +53,7 @@ def test_query_terms_keep_the_longest_when_there_are_too_many() -> None:
     assert "ab" not in terms and "abc" not in terms
 
 
+@hypothesis_settings(deadline=None)
 @given(st.integers(1, 10_000), st.integers(1, 10_000))
 def test_idf_is_non_negative_and_falls_as_a_term_gets_common(count: int, freq: int) -> None:
     freq = min(freq, count)
@@ -91,6 +93,7 @@ def test_bm25_with_no_known_query_term_scores_nothing() -> None:
     assert bm25_scores({}, {"a": (frozenset({"x"}), 3)}) == {"a": 0.0}
 
 
+@hypothesis_settings(deadline=None)
 @given(st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta"]), min_size=1), st.integers(1, 60))
 def test_bm25_never_leaves_0_1(present: list[str], length: int) -> None:
     weights = term_weights(["alpha", "beta", "gamma"], {"alpha": 1, "beta": 5, "gamma": 50}, 100)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from priomem import HashEmbedder, MemoryEngine, Priority, Settings, Weights
@@ -238,6 +239,7 @@ def _score(priority: Priority, similarity: float, lexical: float, access: int) -
     return score
 
 
+@hypothesis_settings(deadline=None)
 @given(
     st.floats(0.0, 0.95),
     st.floats(0.0, 0.05),
@@ -249,6 +251,7 @@ def test_critical_outranks_low_up_to_0_05_closer(sim: float, gap: float, lexical
     assert _score(Priority.CRITICAL, sim, lexical, access) > _score(Priority.LOW, sim + gap, lexical, access)
 
 
+@hypothesis_settings(deadline=None)
 @given(
     st.floats(0.0, 0.84),
     st.floats(0.1501, 1.0),
@@ -266,3 +269,19 @@ def test_critical_never_outranks_low_more_than_0_15_closer(
     assert _score(Priority.LOW, closer, lexical, low_access) > _score(
         Priority.CRITICAL, sim, lexical, critical_access
     )
+
+
+def test_a_common_word_still_counts_for_the_memories_holding_it(engine: MemoryEngine) -> None:
+    """Past TERM_CAP holders a term is common: its weight is estimated, its holders still match."""
+    from priomem._recall import TERM_CAP
+
+    engine.remember_many(
+        [
+            {"content": f"Invoice {i} was sent to the customer", "created_at": SESSION - timedelta(days=i)}
+            for i in range(TERM_CAP + 20)
+        ]
+        + _noise(20)
+    )
+    for _ in range(2):  # the second recall skips the look-up of the now known common term
+        hits = engine.recall("invoice for the customer", k=10)
+        assert all(h.memory.content.startswith("Invoice") and h.parts.lexical > 0 for h in hits)
