@@ -6,24 +6,26 @@ Pipeline of one recall (all in one namespace = one Chroma collection):
    ``pm_terms`` metadata lists (an exact-match filter Chroma answers from its metadata
    index). A term held by fewer than ``TERM_CAP`` memories is *rare*: the look-up gives
    its document frequency and every memory holding it. A more frequent term is *common*.
-2. The ``DENSE_POOL`` nearest neighbours of the query embedding.
-3. One round of reads, in parallel: the ``LEXICAL_POOL`` memories with the most rare-term
-   IDF mass that the dense pool missed; the context (``pm_prev``, ``pm_prev2``, see
-   :mod:`priomem._context`) of the strongest dense candidates; and the memories that
-   follow the strongest dense and lexical candidates (whose ``pm_prev`` is one of them).
-4. Filters (tags, priority, time window, expiry) apply to everything read, context
-   included; a selective filter falls back to a filtered Chroma query.
-5. BM25 of every memory read (binary term frequency, from the stored terms). A common
-   term's document frequency is estimated from its share of the memories read, never
-   below ``TERM_CAP``: its weight is small either way, and counting it exactly would
-   cost the most. Each candidate is then scored in context: its dense similarity is the
-   higher of its own cosine and that of the mean vector of it and its (up to) two
-   predecessors; its lexical evidence the highest of its own BM25 and 0.7 / 0.5 of its
-   predecessors'. :func:`priomem._scoring.combine` adds priority, recency and access.
+2. While Chroma answers the ``DENSE_POOL`` nearest neighbours of the query embedding, a
+   worker reads the ``LEXICAL_POOL`` memories with the most rare-term IDF mass.
+3. The memories that follow the strongest dense and lexical candidates (whose
+   ``pm_prev``, see :mod:`priomem._context`, is one of them) join the candidates: the
+   reply to a question that matches.
+4. Filters (tags, priority, time window, expiry) apply to every candidate, in Python; a
+   selective filter falls back to a filtered Chroma query.
+5. BM25 of every candidate (binary term frequency, from the stored terms). A common
+   term's document frequency is estimated from its share of the candidates, never below
+   ``TERM_CAP``: its weight is small either way, and counting it exactly would cost the
+   most. Each candidate is then scored in context, from the candidates among its two
+   predecessors: its dense similarity is the higher of its own cosine and that of the
+   mean vector of it and those predecessors; its lexical evidence the highest of its own
+   BM25 and 0.7 / 0.5 of theirs. :func:`priomem._scoring.combine` adds priority, recency
+   and access.
 
-Context reads the neighbours themselves at query time, so a forgotten memory stops
-counting at once. Nothing is cached between calls except query embeddings, so several
-processes sharing a Chroma server always see each other's writes and deletions.
+Context is read from the neighbours themselves at query time, so a forgotten memory stops
+counting at once. Nothing is cached between calls but query embeddings and, for a minute,
+which terms are common (only their weight is estimated from that), so several processes
+sharing a Chroma server always see each other's writes and deletions.
 """
 
 from __future__ import annotations
