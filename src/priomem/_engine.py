@@ -30,19 +30,18 @@ from priomem._priority import Priority, PriorityLike
 from priomem._quota import Quota
 from priomem._recall import HybridSearcher
 from priomem._records import USER_PREFIX, decode, encode, epoch, new_id
+from priomem._requests import Item, prepare_item, prepare_items
 from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
 from priomem._stats import namespace_stats
 from priomem._store import ChromaStore
 from priomem._timeparse import parse_duration, parse_time, utcnow
 from priomem._validation import (
-    content_hash,
     validate_content,
     validate_id,
     validate_ids,
     validate_k,
     validate_limit,
-    validate_metadata,
     validate_namespace,
     validate_tags,
 )
@@ -51,10 +50,6 @@ __all__ = ["MemoryEngine"]
 
 log = logging.getLogger("priomem")
 T = TypeVar("T")
-
-_REMEMBER_KEYS = frozenset(
-    {"content", "priority", "namespace", "tags", "metadata", "ttl", "created_at", "refs"}
-)
 
 
 def default_embedder(settings: Settings) -> Embedder:
@@ -70,21 +65,6 @@ class WriteReport:
 
     memories: tuple[Memory, ...]
     evicted: tuple[Memory, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    """A validated remember request."""
-
-    content: str
-    priority: Priority
-    namespace: str
-    tags: tuple[str, ...]
-    metadata: dict[str, Any]
-    ttl: timedelta | None
-    created_at: datetime | None
-    refs: tuple[str, ...]
-    hash: str
 
 
 class MemoryEngine:
@@ -200,31 +180,6 @@ class MemoryEngine:
         return vector
 
     # -- remember ----------------------------------------------------------------------
-    def _item(
-        self,
-        content: Any,
-        *,
-        priority: Any = Priority.MEDIUM,
-        namespace: Any = None,
-        tags: Any = (),
-        metadata: Any = None,
-        ttl: Any = None,
-        created_at: Any = None,
-        refs: Any = (),
-    ) -> _Item:
-        text = validate_content(content, self.settings.max_content_chars)
-        return _Item(
-            content=text,
-            priority=Priority.parse(priority),
-            namespace=self._namespace(namespace),
-            tags=validate_tags(tags, self.settings.max_tags),
-            metadata=validate_metadata(metadata, self.settings.max_metadata_keys),
-            ttl=None if ttl is None else parse_duration(ttl, field="ttl"),
-            created_at=None if created_at is None else parse_time(created_at, field="created_at"),
-            refs=validate_ids(refs or (), field="refs"),
-            hash=content_hash(text),
-        )
-
     def remember(
         self,
         content: str,
@@ -244,7 +199,8 @@ class MemoryEngine:
         merge, its access count rises. ``ttl`` overrides the priority's default
         retention; both count from now (``stored_at``), not from ``created_at``.
         """
-        item = self._item(
+        item = prepare_item(
+            self.settings,
             content,
             priority=priority,
             namespace=namespace,
@@ -258,7 +214,7 @@ class MemoryEngine:
 
     def remember_many_report(self, items: Iterable[Mapping[str, Any]]) -> WriteReport:
         """Like :meth:`remember_many`, and also returns what was evicted to make room."""
-        prepared = self._prepare_many(items)
+        prepared = prepare_items(self.settings, items)
         return self._write(prepared) if prepared else WriteReport(memories=(), evicted=())
 
     def remember_many(self, items: Iterable[Mapping[str, Any]]) -> builtins.list[Memory]:
@@ -270,33 +226,7 @@ class MemoryEngine:
         """
         return list(self.remember_many_report(items).memories)
 
-    def _prepare_many(self, items: Iterable[Mapping[str, Any]]) -> builtins.list[_Item]:
-        prepared: builtins.list[_Item] = []
-        for index, raw in enumerate(items):
-            if not isinstance(raw, Mapping):
-                raise WrongTypeError(
-                    f"items[{index}]: expected a mapping such as {{'content': ...}}, got {type(raw).__name__}.",
-                    field=f"items[{index}]",
-                )
-            unknown = set(raw) - _REMEMBER_KEYS
-            if unknown:
-                raise InvalidInputError(
-                    f"items[{index}]: unknown keys {sorted(map(str, unknown))}; allowed: {sorted(_REMEMBER_KEYS)}.",
-                    field=f"items[{index}]",
-                )
-            if "content" not in raw:
-                raise InvalidInputError(
-                    f"items[{index}]: 'content' is missing.", field=f"items[{index}].content"
-                )
-            try:
-                prepared.append(self._item(**raw))
-            except (InvalidInputError, WrongTypeError) as exc:
-                raise type(exc)(
-                    f"items[{index}].{exc.message}", field=f"items[{index}].{exc.field}"
-                ) from None
-        return prepared
-
-    def _write(self, items: builtins.list[_Item]) -> WriteReport:
+    def _write(self, items: builtins.list[Item]) -> WriteReport:
         results: builtins.list[Memory | None] = [None] * len(items)
         evicted: builtins.list[Memory] = []
         by_namespace: dict[str, builtins.list[int]] = {}
@@ -311,7 +241,7 @@ class MemoryEngine:
         return WriteReport(memories=tuple(m for m in results if m is not None), evicted=tuple(evicted))
 
     def _write_namespace(
-        self, namespace: str, items: builtins.list[_Item]
+        self, namespace: str, items: builtins.list[Item]
     ) -> tuple[builtins.list[tuple[int, Memory]], builtins.list[Memory]]:
         now = utcnow()
         now_e = epoch(now)
@@ -378,7 +308,7 @@ class MemoryEngine:
         }
         return [(index, latest[memory.content_hash]) for index, memory in out], evicted
 
-    def _reinforce(self, base: Memory, item: _Item, now: datetime, retention: RetentionPolicy) -> Memory:
+    def _reinforce(self, base: Memory, item: Item, now: datetime, retention: RetentionPolicy) -> Memory:
         priority = max(base.priority, item.priority)
         metadata = {**base.metadata, **item.metadata}
         ttl = item.ttl if item.ttl is not None else base.ttl
