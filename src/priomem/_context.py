@@ -30,18 +30,26 @@ PREV_KEYS = ("pm_prev", "pm_prev2")
 WINDOW = timedelta(hours=1)
 #: Newest stored memories read to find where a batch continues (bounds the write cost).
 _TAIL_SCAN = 2000
+#: Look-back spans tried in turn, in seconds, up to WINDOW.
+_SPANS = (2.0, 30.0, 300.0, WINDOW.total_seconds())
 
 
 def _stored_tail(store: ChromaStore, namespace: str, first: float, now_e: float) -> list[tuple[str, float]]:
     """The last two live stored memories created in ``[first - WINDOW, first]``, oldest first."""
-    where = {
-        "$and": [
-            {"pm_created": {"$gte": first - WINDOW.total_seconds()}},
-            {"pm_created": {"$lte": first}},
-            {"pm_expires": {"$gt": now_e}},
-        ]
-    }
-    ids = store.ids(namespace, where=where)
+    # Look back over growing spans: a memory usually follows another within seconds, and a
+    # narrow span keeps the write cost independent of how much the hour before holds.
+    ids: list[str] = []
+    for span in _SPANS:
+        where = {
+            "$and": [
+                {"pm_created": {"$gte": first - span}},
+                {"pm_created": {"$lte": first}},
+                {"pm_expires": {"$gt": now_e}},
+            ]
+        }
+        ids = store.ids(namespace, where=where)
+        if len(ids) >= 2:
+            break
     if not ids:
         return []
     # Ids are ULIDs: their first 10 characters are the creation millisecond. Read the
