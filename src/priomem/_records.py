@@ -16,6 +16,7 @@ Layout of a record's metadata (all flat, as Chroma requires):
 | ``pm_hash`` | hash of the whitespace-collapsed content, for dedup |
 | ``pm_bytes`` | UTF-8 size of the content, for byte quotas |
 | ``pm_ttl`` | the memory's own ttl in seconds (0: none; the priority's retention applies) |
+| ``pm_prev`` / ``pm_prev2`` | ids of the memories just before it (conversational context, see ``_context``) |
 | ``m.<key>`` | the caller's metadata |
 
 The document is the content itself, so Chroma's own tools show readable records.
