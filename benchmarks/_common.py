@@ -29,6 +29,7 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
 
 _START = time.monotonic()
+_LOAD_AT_START = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
 
 
 # -- progress and output -------------------------------------------------------------------
@@ -36,6 +37,16 @@ def progress(message: str) -> None:
     """A progress line on stderr (stdout carries only the result tables)."""
     sys.stderr.write(f"[{time.monotonic() - _START:7.1f}s] {message}\n")
     sys.stderr.flush()
+
+
+def warn_if_busy() -> None:
+    """Say so on stderr when other processes already use the cores (figures get noisy)."""
+    cores = os.cpu_count() or 1
+    if _LOAD_AT_START[0] > cores:
+        progress(
+            f"warning: load average {_LOAD_AT_START[0]:.1f} on {cores} cores; absolute figures will be "
+            "noisy (the ratios are interleaved and hold up better)"
+        )
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:
@@ -48,6 +59,12 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=20240501, help="seed of the synthetic data")
     parser.add_argument(
         "--tmp", type=Path, default=None, help="where temporary stores go (default: the system temp folder)"
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's, one per core); 1 steadies figures on a shared machine",
     )
     return parser
 
@@ -72,19 +89,40 @@ def machine() -> dict[str, Any]:
         module = sys.modules.get(name)
         if module is not None:
             versions[name] = str(getattr(module, "__version__", "?"))
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
     try:
         load = os.getloadavg()
     except OSError:
         load = (0.0, 0.0, 0.0)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "load_average": [round(x, 2) for x in load],
+        "load_average_at_start": [round(x, 2) for x in _LOAD_AT_START],
+        "load_average_at_end": [round(x, 2) for x in load],
         "versions": versions,
+        "torch_threads": threads,
     }
+
+
+def _commit() -> str:
+    """The priomem commit measured (``+dirty`` when src/ has uncommitted changes)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=HERE.parent, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def write_json(out: Path, name: str, payload: dict[str, Any]) -> Path:
@@ -468,9 +506,18 @@ class TextGen:
 
 
 # -- embeddings ------------------------------------------------------------------------------
-def real_embedder(batch_size: int = 64) -> Any:
-    """The packaged all-MiniLM-L6-v2, loaded now (so load time never lands in a measurement)."""
+def real_embedder(batch_size: int = 64, threads: int | None = None) -> Any:
+    """The packaged all-MiniLM-L6-v2, loaded now (so load time never lands in a measurement).
+
+    ``threads`` sets torch's intra-op threads for the whole process (default: torch's
+    choice, one per core, as users get it).
+    """
     from priomem import SentenceTransformerEmbedder
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
     embedder = SentenceTransformerEmbedder(batch_size=batch_size)
     progress("loading all-MiniLM-L6-v2 ...")
@@ -644,10 +691,10 @@ def namespace_collections(client: Any) -> dict[str, Any]:
     return found
 
 
-def model_for(kind: str, batch_size: int = 64) -> Any:
+def model_for(kind: str, batch_size: int = 64, threads: int | None = None) -> Any:
     """The embedding model of a run: the real one, or (``hash``) a fast fake for smoke runs."""
     if kind == "hash":
         from priomem import HashEmbedder
 
         return HashEmbedder(DIMENSION)
-    return real_embedder(batch_size)
+    return real_embedder(batch_size, threads)

@@ -44,6 +44,7 @@ from _common import (
     progress,
     real_embedder,
     table,
+    warn_if_busy,
     write_json,
 )
 
@@ -236,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedder", choices=("minilm", "hash"), default=None)
     args = parser.parse_args(argv)
     mode = mode_of(args)
+    warn_if_busy()
     cfg = dict(SIZES[mode])
     if args.n:
         cfg["n"] = args.n
@@ -257,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 model: Any = HashEmbedder(DIMENSION)
             else:
-                model = real_embedder()
+                model = real_embedder(threads=args.torch_threads)
             data = minilm_dataset(cfg, args.seed, model, args.out / "cache")
             builds = cfg["builds"]
         elif name == "clustered":

@@ -38,6 +38,7 @@ from _common import (
     namespace_names,
     progress,
     table,
+    warn_if_busy,
     write_json,
 )
 
@@ -213,10 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     mode = mode_of(args)
+    warn_if_busy()
     cfg = SIZES[mode]
     tmp = args.tmp or Path(tempfile.gettempdir())
     tmp.mkdir(parents=True, exist_ok=True)
-    model = model_for(args.embedder or ("hash" if mode == "smoke" else "minilm"))
+    model = model_for(args.embedder or ("hash" if mode == "smoke" else "minilm"), threads=args.torch_threads)
     gen = TextGen(args.seed + 40)
     bases_text = gen.short(cfg["bases"])
     bases = cached_embeddings(model, bases_text, args.out / "cache")
