@@ -97,7 +97,7 @@ def machine() -> dict[str, Any]:
         load = (0.0, 0.0, 0.0)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": _commit(),
+        "commit": _COMMIT,
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -123,6 +123,10 @@ def _commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
+
+
+#: The commit measured: read at start, since the engine's code is imported then.
+_COMMIT = _commit()
 
 
 def write_json(out: Path, name: str, payload: dict[str, Any]) -> Path:

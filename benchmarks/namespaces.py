@@ -29,6 +29,7 @@ from _common import (
     base_parser,
     cached_embeddings,
     chroma_client,
+    derive,
     load,
     make_corpus,
     mode_of,
@@ -45,9 +46,9 @@ from _common import (
 from priomem import MemoryEngine, Settings
 
 SIZES: dict[str, dict[str, Any]] = {
-    "full": {"namespaces": 100, "per_ns": 1000, "bases": 2000, "queries": 200},
-    "quick": {"namespaces": 100, "per_ns": 100, "bases": 300, "queries": 60},
-    "smoke": {"namespaces": 4, "per_ns": 10, "bases": 20, "queries": 6},
+    "full": {"namespaces": 100, "per_ns": 1000, "bases": 2000, "queries": 200, "writes": 60},
+    "quick": {"namespaces": 100, "per_ns": 100, "bases": 300, "queries": 60, "writes": 30},
+    "smoke": {"namespaces": 4, "per_ns": 10, "bases": 20, "queries": 6, "writes": 4},
 }
 
 
@@ -90,6 +91,91 @@ def isolation(
         "ratio_p50": many["p50_ms"] / alone["p50_ms"],
         "ratio_p95": many["p95_ms"] / alone["p95_ms"],
     }
+
+
+def write_isolation(
+    model: Any,
+    big: Path,
+    small: Path,
+    target: str,
+    bases_text: list[str],
+    bases: np.ndarray,
+    count: int,
+    seed: int,
+) -> dict[str, Any]:
+    """One ``remember`` into the namespace, in the shared store vs the store holding only it.
+
+    Vectors are precomputed (as for loading), so the comparison is the store's cost alone.
+    """
+    rng = np.random.default_rng(seed)
+    owner, vectors = derive(bases, count + 5, rng)
+    texts = TextGen(seed).tagged([bases_text[i] for i in owner])
+    table_ = dict(zip(texts, vectors, strict=True))
+    with (
+        MemoryEngine(path=big, embedder=TableEmbedder(model, table_), settings=Settings()) as a,
+        MemoryEngine(path=small, embedder=TableEmbedder(model, table_), settings=Settings()) as b,
+    ):
+        for t in texts[:5]:
+            a.remember(t, namespace=target)
+            b.remember(t, namespace=target)
+        rest = texts[5:]
+        times = interleave(
+            {
+                "many": lambda i: a.remember(rest[i], namespace=target),
+                "alone": lambda i: b.remember(rest[i], namespace=target),
+            },
+            len(rest),
+        )
+    many, alone = ms(times["many"]), ms(times["alone"])
+    return {"many_namespaces": many, "alone": alone, "ratio_p50": many["p50_ms"] / alone["p50_ms"]}
+
+
+def filters_now() -> dict[str, dict[str, Any]]:
+    """Metadata filters priomem issues inside one namespace, named by what issues them."""
+    now = time.time()
+    return {
+        "$contains on pm_terms (hybrid term look-up)": {"pm_terms": {"$contains": "checkout"}},
+        "$in on pm_hash (dedup on write)": {"pm_hash": {"$in": ["0" * 16]}},
+        **{
+            f"pm_created in the last {label}, live (context link on write)": {
+                "$and": [
+                    {"pm_created": {"$gte": now - span}},
+                    {"pm_created": {"$lte": now}},
+                    {"pm_expires": {"$gt": now}},
+                ]
+            }
+            for label, span in (("2 s", 2.0), ("hour", 3600.0))
+        },
+    }
+
+
+def filter_check(big: Path, small: Path, target: str, repeats: int) -> list[dict[str, Any]]:
+    """Raw ``get(where=...)`` on the namespace's collection, in the shared store vs alone."""
+    rows = []
+    clients = [chroma_client(big), chroma_client(small)]
+    try:
+        cols = [namespace_collections(c)[target] for c in clients]
+        for label, where in filters_now().items():
+            times = interleave(
+                {
+                    side: lambda i, col=col, where=where: col.get(where=where, limit=200, include=[])
+                    for side, col in zip(("many", "alone"), cols, strict=True)
+                },
+                repeats,
+            )
+            many, alone = ms(times["many"]), ms(times["alone"])
+            rows.append(
+                {
+                    "filter": label,
+                    "many_namespaces": many,
+                    "alone": alone,
+                    "ratio_p50": many["p50_ms"] / alone["p50_ms"],
+                }
+            )
+    finally:
+        for client in clients:
+            client.close()
+    return rows
 
 
 def design_check(
@@ -254,9 +340,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows.append(row)
     result["isolation"] = rows
+    progress("isolation of writes: one remember at a time ...")
+    writes = write_isolation(model, big, small, target, bases_text, bases, cfg["writes"], args.seed + 42)
+    result["write_isolation"] = writes
+    rows.append(
+        {
+            "mode": "remember",
+            **writes,
+            "ratio_p95": writes["many_namespaces"]["p95_ms"] / writes["alone"]["p95_ms"],
+        }
+    )
     table(
-        f"4. Recall in 1 of {len(namespaces)} namespaces x {cfg['per_ns']:,} vs a store holding only it "
-        f"(k={args.k}; {cfg['queries']} queries; goal <= 1.5x)",
+        f"4. Recall (and one remember) in 1 of {len(namespaces)} namespaces x {cfg['per_ns']:,} vs a store "
+        f"holding only it (k={args.k}; {cfg['queries']} queries, {cfg['writes']} writes; goal <= 1.5x)",
         ["mode", f"{total:,} store p50", "p95", f"{cfg['per_ns']:,} store p50", "p95", "x p50", "x p95"],
         [
             (
@@ -269,6 +365,16 @@ def main(argv: list[str] | None = None) -> int:
                 r["ratio_p95"],
             )
             for r in rows
+        ],
+    )
+    filters = filter_check(big, small, target, cfg["queries"])
+    result["filters"] = filters
+    table(
+        "Where the time goes: raw Chroma get(where=...) on the namespace's own collection, shared store vs alone",
+        ["filter", f"{total:,} store p50 ms", f"{cfg['per_ns']:,} store p50 ms", "x p50"],
+        [
+            (f["filter"], f["many_namespaces"]["p50_ms"], f["alone"]["p50_ms"], f["ratio_p50"])
+            for f in filters
         ],
     )
     if not args.no_design_check:
