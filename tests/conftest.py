@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,30 @@ def chroma_executable() -> str:
     if not found:
         raise RuntimeError("the 'chroma' command (installed with chromadb) is missing")
     return found
+
+
+@contextmanager
+def running_chroma(folder: Path) -> Iterator[str]:
+    """A real `chroma run` on a free 127.0.0.1 port with its data in ``folder``; yields its
+    URL and stops it on exit (the data folder stays, for tests that inspect it)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [chroma_executable(), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/api/v2/heartbeat")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="session")

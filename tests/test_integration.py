@@ -83,26 +83,17 @@ def test_purge_completes_erasure_on_a_stopped_server_folder(tmp_path: Path) -> N
     import sys
 
     from priomem import HashEmbedder
-    from tests.conftest import chroma_executable, wait_http
+    from tests.conftest import running_chroma
 
-    port = free_port()
     data = tmp_path / "server-data"
-    proc = subprocess.Popen(
-        [chroma_executable(), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat")
-        with MemoryEngine(
-            url=f"http://127.0.0.1:{port}", embedder=HashEmbedder(), settings=Settings()
-        ) as engine:
-            engine.remember("Qwertzlemon secret address", metadata={"subject": "dave"}, namespace="p")
-            engine.remember("an ordinary note", namespace="p")
-            assert engine.erase(subject="dave") == 1
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    # Leaving the block closes the engine, then stops the server.
+    with (
+        running_chroma(data) as url,
+        MemoryEngine(url=url, embedder=HashEmbedder(), settings=Settings()) as engine,
+    ):
+        engine.remember("Qwertzlemon secret address", metadata={"subject": "dave"}, namespace="p")
+        engine.remember("an ordinary note", namespace="p")
+        assert engine.erase(subject="dave") == 1
     leftover = subprocess.run(
         ["grep", "-rla", "Qwertzlemon", str(data)], capture_output=True, text=True
     ).stdout

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from priomem import HashEmbedder, MemoryEngine, Settings
-from tests.conftest import chroma_executable, free_port, wait_http
+from tests.conftest import running_chroma
 
 THREADS = 8
 PER_THREAD = 40
@@ -59,24 +59,7 @@ with MemoryEngine(url=sys.argv[1], embedder=HashEmbedder(), settings=Settings())
 
 @pytest.mark.integration
 def test_processes_share_a_chroma_server(tmp_path: Path) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            chroma_executable(),
-            "run",
-            "--path",
-            str(tmp_path / "srv"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/api/v2/heartbeat")
+    with running_chroma(tmp_path / "srv") as url:
         writers = [subprocess.Popen([sys.executable, "-c", WRITER, url, str(p), "60"]) for p in range(3)]
         assert [w.wait(timeout=300) for w in writers] == [0, 0, 0]
         with MemoryEngine(url=url, embedder=HashEmbedder(), settings=Settings()) as engine:
@@ -84,6 +67,3 @@ def test_processes_share_a_chroma_server(tmp_path: Path) -> None:
             assert {m.content for m in engine.list(namespace="shared", limit=1000)} == {
                 f"process {p} memory {i}" for p in range(3) for i in range(60)
             }
-    finally:
-        server.terminate()
-        server.wait(timeout=20)

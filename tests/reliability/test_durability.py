@@ -82,26 +82,9 @@ def test_embedded_store_survives_sigkill(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_server_store_survives_a_killed_writer(tmp_path: Path) -> None:
     # The session server records the real model, so this test uses its own server folder.
-    from tests.conftest import chroma_executable, free_port, wait_http
+    from tests.conftest import running_chroma
 
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            chroma_executable(),
-            "run",
-            "--path",
-            str(tmp_path / "srv"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/api/v2/heartbeat")
+    with running_chroma(tmp_path / "srv") as url:
         rng = random.Random(99)
         acked: dict[str, int] = {}
         for round_ in range(max(2, KILLS // 2)):
@@ -109,6 +92,3 @@ def test_server_store_survives_a_killed_writer(tmp_path: Path) -> None:
             with MemoryEngine(url=url, embedder=HashEmbedder(), settings=Settings()) as engine:
                 check_whole(engine, acked)
         assert acked
-    finally:
-        server.terminate()
-        server.wait(timeout=20)

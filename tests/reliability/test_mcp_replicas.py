@@ -14,23 +14,10 @@ import pytest
 from mcp import Client
 
 from priomem import HashEmbedder, MemoryEngine, Settings
-from tests.conftest import chroma_executable, free_port, wait_http
+from tests.conftest import free_port, running_chroma
 from tests.mcp_server.conftest import SERVER, server_env
 
 pytestmark = pytest.mark.integration
-
-
-def start_chroma(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [chroma_executable(), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/api/v2/heartbeat")
-    return proc, url
 
 
 def start_mcp(chroma: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -74,11 +61,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def chroma(tmp_path: Path) -> Iterator[str]:
-    proc, url = start_chroma(tmp_path / "chroma")
-    try:
+    with running_chroma(tmp_path / "chroma") as url:
         yield url
-    finally:
-        stop(proc)
 
 
 def contents(result: Any) -> list[str]:
