@@ -104,33 +104,8 @@ def running_chroma(folder: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `chroma run` server on a free 127.0.0.1 port; yields its URL."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("chroma-server")
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            chroma_executable(),
-            "run",
-            "--path",
-            str(folder / "data"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/api/v2/heartbeat")
+    """A real `chroma run` server on a free 127.0.0.1 port for the whole session; yields its URL.
+
+    One store records one embedding model: tests on it use the real model."""
+    with running_chroma(tmp_path_factory.mktemp("chroma-server") / "data") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
