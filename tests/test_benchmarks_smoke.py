@@ -65,9 +65,9 @@ def test_ann_recall_smoke_measures_recall_against_exact_search(tmp_path: Path) -
 
 def test_namespaces_smoke_compares_a_shared_store_with_a_lone_namespace(tmp_path: Path) -> None:
     stdout, result = run_smoke("namespaces.py", tmp_path, "--big-namespace")
-    assert "4. Recall in 1 of" in stdout and "Design check" in stdout
+    assert "### 4. Recall" in stdout and " in 1 of " in stdout and "Design check" in stdout
     isolation = result["isolation"]
-    assert isinstance(isolation, list) and {row["mode"] for row in isolation} == {"hybrid", "dense"}
+    assert isinstance(isolation, list) and {row["mode"] for row in isolation} >= {"hybrid", "dense"}
     assert all(row["ratio_p50"] > 0 for row in isolation)
     assert result["design_check"]["ratio_p50"] > 0
     assert len(result["big_namespace"]) == 2
