@@ -1,9 +1,10 @@
 """LoCoMo retrieval benchmark: priomem's default recall against plain cosine and BM25.
 
 Every dialogue turn of every conversation is remembered through the public API
-(``remember_many``: content, namespace = the conversation's ``sample_id``, created_at = the
-session date, metadata ``{"dia_id", "speaker"}``; default priority, no tags), then every
-question is asked through ``recall``. The measure is the data README's: recall@k is the
+(``remember_many``: content, namespace and thread = the conversation's ``sample_id``,
+created_at = the session date, metadata ``{"dia_id", "speaker"}``; default priority, no
+tags), then every question is asked through ``recall``. The thread is what a conversation
+memory gives priomem: turns of one conversation are read in each other's context. The measure is the data README's: recall@k is the
 share of a question's evidence turns among the top k memories, averaged over questions.
 
     python benchmarks/locomo.py --data ../shared/data/locomo/locomo10-dev.json --baselines
@@ -35,8 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _locomo_data import CATEGORIES, Conversation, Question, load
 
 from priomem import MemoryEngine, Settings
+from priomem._requests import REMEMBER_KEYS
 
 TURN_KS = (1, 5, 10, 25)
+#: Whether this priomem takes ``thread=`` (older versions linked every write by time alone;
+#: the benchmark runs against them unchanged, for before/after tables).
+THREADS = "thread" in REMEMBER_KEYS
 SESSION_KS = (1, 3, 5)
 CURVE_K = 25
 
@@ -194,6 +199,7 @@ def remember_all(engine: MemoryEngine, conversations: Sequence[Conversation], pr
                     "namespace": conv.sample_id,
                     "created_at": turn.created_at,
                     "metadata": {"dia_id": turn.dia_id, "speaker": turn.speaker},
+                    **({"thread": conv.sample_id} if THREADS else {}),
                 }
             )
         for items in sessions.values():

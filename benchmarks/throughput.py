@@ -61,7 +61,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "single": 80,
         "single_prefill": 1000,
         "namespaces": 100,
-        "recall_per_ns": [100, 1000],
+        "recall_per_ns": [20, 100, 1000],
+        "recall_one_ns": [2000, 10000, 100000],
         "bases": 2000,
         "queries": 200,
     },
@@ -73,7 +74,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "single": 30,
         "single_prefill": 200,
         "namespaces": 100,
-        "recall_per_ns": [10, 50],
+        "recall_per_ns": [20, 100],
+        "recall_one_ns": [2000, 10000],
         "bases": 300,
         "queries": 60,
     },
@@ -86,6 +88,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "single_prefill": 20,
         "namespaces": 3,
         "recall_per_ns": [10],
+        "recall_one_ns": [30],
         "bases": 20,
         "queries": 6,
     },
@@ -339,37 +342,41 @@ def bench_recall_once(
 def bench_recall(
     model: Any, cfg: dict[str, Any], seed: int, tmp: Path, k: int, cache: Path
 ) -> list[dict[str, Any]]:
+    """Recall at each size, all memories in one namespace, then spread over ``namespaces``."""
     gen = TextGen(seed + 30)
     bases_text = gen.short(cfg["bases"])
     bases = cached_embeddings(model, bases_text, cache)
-    namespaces = namespace_names(cfg["namespaces"])
     rng = np.random.default_rng(seed + 31)
-    questions = gen.questions(2 * cfg["queries"] * len(cfg["recall_per_ns"]) * 2 + 40)
-    folder = new_folder(tmp, "recall-")
+    sizes = [(1, per_ns) for per_ns in cfg["recall_one_ns"]]
+    sizes += [(cfg["namespaces"], per_ns) for per_ns in cfg["recall_per_ns"]]
+    questions = gen.questions(2 * (cfg["queries"] + 10) * len(sizes) + 40)
     rows = []
-    loaded_per_ns = 0
-    for step, per_ns in enumerate(cfg["recall_per_ns"]):
-        corpus = make_corpus(bases_text, bases, per_ns - loaded_per_ns, namespaces, seed + 32 + step)
-        total = per_ns * len(namespaces)
-        progress(f"recall: loading to {total:,} memories in {len(namespaces)} namespaces ...")
-        with MemoryEngine(
-            path=folder, embedder=TableEmbedder(model, corpus.table()), settings=Settings()
-        ) as engine:
-            rate = load(engine, corpus.items)
-        progress(f"  remember_many (precomputed vectors): {rate:,.0f} memories/s")
-        loaded_per_ns = per_ns
-        for hybrid in (True, False):
-            take = [questions.pop() for _ in range(cfg["queries"] + 10)]
-            picks = [namespaces[int(i)] for i in rng.integers(len(namespaces), size=len(take))]
-            pairs = list(zip(take, picks, strict=True))
-            row = bench_recall_once(model, folder, pairs[10:], k, hybrid, pairs[:10])
-            row.update({"memories": total, "namespaces": len(namespaces), "load_per_s": rate})
-            progress(
-                f"  recall {row['mode']} at {total:,}: p50 {row['engine']['p50_ms']:.1f} ms vs raw "
-                f"{row['raw']['p50_ms']:.1f} ms (x{row['ratio_p50']:.2f})"
-            )
-            rows.append(row)
-    shutil.rmtree(folder, ignore_errors=True)
+    for layout in sorted({n for n, _ in sizes}):
+        namespaces = namespace_names(layout)
+        folder = new_folder(tmp, "recall-")
+        loaded_per_ns = 0
+        for step, (_, per_ns) in enumerate([s for s in sizes if s[0] == layout]):
+            corpus = make_corpus(bases_text, bases, per_ns - loaded_per_ns, namespaces, seed + 32 + step)
+            total = per_ns * len(namespaces)
+            progress(f"recall: loading to {total:,} memories in {len(namespaces)} namespaces ...")
+            with MemoryEngine(
+                path=folder, embedder=TableEmbedder(model, corpus.table()), settings=Settings()
+            ) as engine:
+                rate = load(engine, corpus.items)
+            progress(f"  remember_many (precomputed vectors): {rate:,.0f} memories/s")
+            loaded_per_ns = per_ns
+            for hybrid in (True, False):
+                take = [questions.pop() for _ in range(cfg["queries"] + 10)]
+                picks = [namespaces[int(i)] for i in rng.integers(len(namespaces), size=len(take))]
+                pairs = list(zip(take, picks, strict=True))
+                row = bench_recall_once(model, folder, pairs[10:], k, hybrid, pairs[:10])
+                row.update({"memories": total, "namespaces": len(namespaces), "load_per_s": rate})
+                progress(
+                    f"  recall {row['mode']} at {total:,}: p50 {row['engine']['p50_ms']:.1f} ms vs raw "
+                    f"{row['raw']['p50_ms']:.1f} ms (x{row['ratio_p50']:.2f})"
+                )
+                rows.append(row)
+        shutil.rmtree(folder, ignore_errors=True)
     return rows
 
 

@@ -43,9 +43,9 @@ def _noise(n: int, namespace: str = "default", start: datetime = SESSION) -> lis
 
 
 def _session(
-    turns: list[str], namespace: str = "default", when: datetime = SESSION
+    turns: list[str], namespace: str = "default", when: datetime = SESSION, thread: str | None = "chat-1"
 ) -> list[dict[str, object]]:
-    return [{"content": t, "namespace": namespace, "created_at": when} for t in turns]
+    return [{"content": t, "namespace": namespace, "created_at": when, "thread": thread} for t in turns]
 
 
 def _meta(engine: MemoryEngine, content: str, namespace: str = "default") -> dict[str, object]:
@@ -87,13 +87,13 @@ def test_a_session_is_linked_in_batch_order_and_a_later_write_continues_it(engin
     assert metas[1][PREV_KEYS[0]] == metas[0]["id"] and PREV_KEYS[1] not in metas[1]
     assert metas[3][PREV_KEYS[0]] == metas[2]["id"] and metas[3][PREV_KEYS[1]] == metas[1]["id"]
     # Same session, written later in its own call: continues after the last turn.
-    engine.remember("fifth turn here", created_at=SESSION)
+    engine.remember("fifth turn here", created_at=SESSION, thread="chat-1")
     fifth = _meta(engine, "fifth turn here")
     assert fifth[PREV_KEYS[0]] == metas[3]["id"] and fifth[PREV_KEYS[1]] == metas[2]["id"]
 
 
 def test_memories_further_apart_than_the_window_are_not_linked(engine: MemoryEngine) -> None:
-    engine.remember("breakfast talk", created_at=SESSION)
+    engine.remember("breakfast talk", created_at=SESSION, thread="chat-1")
     engine.remember_many(
         _session(["dinner talk"], when=SESSION + WINDOW + timedelta(minutes=21))
         + _session(["lunch talk"], when=SESSION + timedelta(minutes=20))
@@ -182,9 +182,19 @@ def test_filters_hold_for_word_and_context_candidates(engine: MemoryEngine) -> N
     engine.remember_many([{**item, "tags": ["travel"]} for item in _noise(30)])
     engine.remember_many(
         [
-            {"content": "Is the ferry to Tangier running?", "created_at": SESSION, "tags": ["travel"]},
-            {"content": "Only on weekends, sadly.", "created_at": SESSION},
-            {"content": "The ferry to Tangier is cancelled", "created_at": SESSION, "priority": "low"},
+            {
+                "content": "Is the ferry to Tangier running?",
+                "created_at": SESSION,
+                "tags": ["travel"],
+                "thread": "t",
+            },
+            {"content": "Only on weekends, sadly.", "created_at": SESSION, "thread": "t"},
+            {
+                "content": "The ferry to Tangier is cancelled",
+                "created_at": SESSION,
+                "priority": "low",
+                "thread": "t",
+            },
         ]
     )
     hits = engine.recall("ferry Tangier", k=10, tags=["travel"])
@@ -271,8 +281,9 @@ def test_critical_never_outranks_low_more_than_0_15_closer(
     )
 
 
-def test_a_common_word_still_counts_for_the_memories_holding_it(engine: MemoryEngine) -> None:
-    """Past TERM_CAP holders a term is common: its weight is estimated, its holders still match."""
+def test_a_word_most_memories_hold_is_no_word_evidence(engine: MemoryEngine) -> None:
+    """Past TERM_CAP holders a term is common: it carries no word evidence, and the recall
+    still finds its holders by meaning; a rare word beside it still counts."""
     from priomem._recall import TERM_CAP
 
     engine.remember_many(
@@ -284,4 +295,103 @@ def test_a_common_word_still_counts_for_the_memories_holding_it(engine: MemoryEn
     )
     for _ in range(2):  # the second recall skips the look-up of the now known common term
         hits = engine.recall("invoice for the customer", k=10)
-        assert all(h.memory.content.startswith("Invoice") and h.parts.lexical > 0 for h in hits)
+        assert all(h.memory.content.startswith("Invoice") and h.parts.lexical == 0 for h in hits)
+    hits = engine.recall("invoice 117 for the customer", k=3)
+    assert hits[0].memory.content == "Invoice 117 was sent to the customer" and hits[0].parts.lexical > 0
+
+
+def test_a_shared_word_in_a_tiny_namespace_is_no_evidence_against_meaning(engine: MemoryEngine) -> None:
+    """Five memories have no rare words: one that repeats the query's word wins nothing."""
+    for text in ["alpha beta gamma", "alpha delta", "alpha epsilon", "alpha zeta", "alpha eta"]:
+        engine.remember(text)
+    assert all(h.parts.lexical == 0 for h in engine.recall("gamma", k=5))
+
+
+# -- context only within a thread -----------------------------------------------------------
+def test_memories_without_a_thread_are_not_linked(engine: MemoryEngine) -> None:
+    engine.remember_many(_session(["note one here", "note two here"], thread=None))
+    engine.remember("note three here", created_at=SESSION)
+    for text in ["note one here", "note two here", "note three here"]:
+        meta = _meta(engine, text)
+        assert PREV_KEYS[0] not in meta and "pm_thread" not in meta
+
+
+def test_turns_link_only_to_their_own_thread(engine: MemoryEngine) -> None:
+    engine.remember_many(_session(["a1 turn", "a2 turn"], thread="a") + _session(["b1 turn"], thread="b"))
+    engine.remember("a3 turn", created_at=SESSION, thread="a")
+    assert PREV_KEYS[0] not in _meta(engine, "b1 turn")
+    a3 = _meta(engine, "a3 turn")
+    assert a3[PREV_KEYS[0]] == _meta(engine, "a2 turn")["id"]
+    assert a3[PREV_KEYS[1]] == _meta(engine, "a1 turn")["id"]
+    assert engine.get(str(a3["id"])).thread == "a"  # type: ignore[union-attr]
+
+
+def test_the_same_words_in_two_threads_are_two_turns(engine: MemoryEngine) -> None:
+    first = engine.remember("Yes, absolutely!", thread="a")
+    second = engine.remember("Yes, absolutely!", thread="b")
+    again = engine.remember("Yes, absolutely!", thread="a")
+    assert first.id != second.id and again.id == first.id and again.access_count == 1
+
+
+def test_a_note_written_after_another_borrows_nothing_from_it(engine: MemoryEngine) -> None:
+    engine.remember_many(_noise(60))
+    engine.remember("Did you finally adopt the greyhound from the shelter?", created_at=SESSION)
+    engine.remember("Yes! We picked her up last Saturday and named her Pixel.", created_at=SESSION)
+    hits = {h.memory.content: h for h in engine.recall("adopt greyhound shelter", k=60)}
+    assert hits["Yes! We picked her up last Saturday and named her Pixel."].parts.lexical == 0.0
+
+
+def test_a_thread_is_validated(engine: MemoryEngine) -> None:
+    from priomem import InvalidInputError
+
+    for bad in ["", "a b", "x" * 129, "chat\n", 7]:
+        with pytest.raises((InvalidInputError, TypeError)):
+            engine.remember("hello", thread=bad)  # type: ignore[arg-type]
+    assert engine.list() == []
+
+
+def test_stored_terms_are_keyed_by_namespace(engine: MemoryEngine) -> None:
+    from priomem._lexical import term_key
+
+    engine.remember("Backfill the invoices table", namespace="team-a")
+    terms = _meta(engine, "Backfill the invoices table", namespace="team-a")["pm_terms"]
+    assert terms and all(t.startswith(term_key("team-a")) for t in terms)  # type: ignore[union-attr]
+
+
+# -- the ranking examples of the recall-core issue, with the real model ------------------------
+@pytest.mark.integration
+def test_the_sla_outranks_low_notes_that_repeat_the_query(chroma_client: object, real_embedder: Any) -> None:
+    with MemoryEngine(client=chroma_client, embedder=real_embedder, settings=Settings()) as eng:
+        eng.remember("SLA: orders pipeline must finish by 06:00 UTC", priority="critical")
+        for note in [
+            "debug: orders pipeline deadline check ran",
+            "debug: orders pipeline finished at 05:52 UTC today",
+            "temp metric: orders pipeline duration 47 min",
+            "temp metric: orders pipeline ran 12 minutes late",
+        ]:
+            eng.remember(note, priority="low")
+        hits = eng.recall("orders pipeline deadline", k=5)
+    assert hits[0].memory.content == "SLA: orders pipeline must finish by 06:00 UTC"
+
+
+@pytest.mark.integration
+def test_the_demo_question_finds_the_incident_first(chroma_client: object, real_embedder: Any) -> None:
+    from priomem._demo import HISTORY, QUERIES
+    from priomem._timeparse import utcnow
+
+    now = utcnow()
+    with MemoryEngine(client=chroma_client, embedder=real_embedder, settings=Settings()) as eng:
+        for hours, priority, tags, content in HISTORY:  # one by one, as an agent writes notes
+            eng.remember(content, priority=priority, tags=tags, created_at=now - timedelta(hours=hours))
+        question, options = QUERIES[0]
+        hits = eng.recall(question, k=3, **options)
+    assert hits[0].memory.priority is Priority.HIGH and "ETL failed" in hits[0].memory.content
+
+
+@pytest.mark.integration
+def test_a_clearly_better_low_memory_still_wins(chroma_client: object, real_embedder: Any) -> None:
+    with MemoryEngine(client=chroma_client, embedder=real_embedder, settings=Settings()) as eng:
+        eng.remember("SLA: the billing export must reach finance by 09:00 UTC", priority="critical")
+        eng.remember("debug: the orders loader retry count is set to 5", priority="low")
+        hits = eng.recall("what is the retry count of the orders loader?", k=2)
+    assert hits[0].memory.priority is Priority.LOW

@@ -1,11 +1,18 @@
-"""Conversational context: which memories came just before a memory, linked at write time.
+"""Conversational context: which turns of a thread came just before a memory, linked at write time.
 
 A turn such as "Yes, last Saturday, it was amazing!" says little on its own; the turns
-before it say what it is about. So each new memory records, in its Chroma metadata, the
-ids of the (up to) two memories that precede it in its namespace (``pm_prev``, then
-``pm_prev2``), when they were created at most :data:`WINDOW` earlier. Order is
-``created_at``, then the order of a ``remember_many`` batch (a session written at once
-often shares one ``created_at``).
+before it say what it is about. Notes an agent writes one by one are different: a debug
+note written a minute after an SLA is not about the SLA, and must not borrow its words or
+its meaning. So context is explicit: only memories remembered with the same ``thread``
+(a conversation or session id) in a namespace are each other's context. Each new turn
+records, in its Chroma metadata, the ids of the (up to) two turns that precede it in its
+thread (``pm_prev``, then ``pm_prev2``), when they were created at most :data:`WINDOW`
+earlier. Order is ``created_at``, then the order of a ``remember_many`` batch (a session
+written at once often shares one ``created_at``).
+
+The turns before a new one are found with one exact-match look-up of the thread's slots
+(``pm_tslot``: namespace key, creation hour, thread) for the hour of its creation and the
+hour before, so a write costs the same whatever else the store holds.
 
 Only ids are stored, never neighbouring text or vectors: recall reads the neighbours
 themselves (:mod:`priomem._recall`), so forgetting or erasing a memory also removes its
@@ -19,52 +26,37 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from priomem._models import Memory
-from priomem._records import epoch
+from priomem._records import NEVER, epoch, thread_slot
 from priomem._store import ChromaStore
 
 __all__ = ["PREV_KEYS", "WINDOW", "link"]
 
-#: Metadata keys of the nearest and the second-nearest preceding memory.
+#: Metadata keys of the nearest and the second-nearest preceding turn.
 PREV_KEYS = ("pm_prev", "pm_prev2")
-#: Memories further apart than this in ``created_at`` are not each other's context.
+#: Turns further apart than this in ``created_at`` are not each other's context. The slot
+#: look-up reads one hour and the one before it, so this must stay at most one hour.
 WINDOW = timedelta(hours=1)
-#: Newest stored memories read to find where a batch continues (bounds the write cost).
-_TAIL_SCAN = 2000
-#: Look-back spans tried in turn, in seconds, up to WINDOW.
-_SPANS = (2.0, 30.0, 300.0, WINDOW.total_seconds())
 
 
-def _stored_tail(store: ChromaStore, namespace: str, first: float, now_e: float) -> list[tuple[str, float]]:
-    """The last two live stored memories created in ``[first - WINDOW, first]``, oldest first."""
-    # Look back over growing spans: a memory usually follows another within seconds, and a
-    # narrow span keeps the write cost independent of how much the hour before holds.
-    ids: list[str] = []
-    for span in _SPANS:
-        where = {
-            "$and": [
-                {"pm_created": {"$gte": first - span}},
-                {"pm_created": {"$lte": first}},
-                {"pm_expires": {"$gt": now_e}},
-            ]
-        }
-        ids = store.ids(namespace, where=where)
-        if len(ids) >= 2:
-            break
-    if not ids:
-        return []
-    # Ids are ULIDs: their first 10 characters are the creation millisecond. Read the
-    # newest millisecond groups; inside a group (a batch sharing one created_at) the
-    # links themselves give the order.
-    ids.sort(reverse=True)
-    newest = [i for i in ids[:_TAIL_SCAN] if i[:10] >= ids[min(len(ids), 2) - 1][:10]]
-    rows = store.get(namespace, ids=newest, documents=False)
-    if not rows:
-        return []
-    meta = {r.id: r.metadata for r in rows}
+def _stored_tail(
+    store: ChromaStore, namespace: str, thread: str, first: float, now_e: float
+) -> list[tuple[str, float]]:
+    """The last two live stored turns of ``thread`` created in ``[first - WINDOW, first]``, oldest first."""
+    hour = first // 3600
+    slots = [thread_slot(namespace, thread, h * 3600) for h in (hour, hour - 1)]
+    rows = store.get(namespace, where={"pm_tslot": {"$in": slots}}, documents=False)
+    window = WINDOW.total_seconds()
     key = {
         r.id: (float(r.metadata.get("pm_created", 0.0)), float(r.metadata.get("pm_stored", 0.0)))
         for r in rows
+        if first - window <= float(r.metadata.get("pm_created", 0.0)) <= first
+        and float(r.metadata.get("pm_expires", NEVER)) > now_e
     }
+    if not key:
+        return []
+    meta = {r.id: r.metadata for r in rows if r.id in key}
+    # The newest turns; inside a group sharing one created_at (a batch), the links
+    # themselves give the order: the end of the chain is the turn nobody follows.
     top = max(key.values())
     group = [rid for rid in key if key[rid] == top]
     linked = {meta[rid].get(PREV_KEYS[0]) for rid in group}
@@ -83,20 +75,24 @@ def _stored_tail(store: ChromaStore, namespace: str, first: float, now_e: float)
 def link(store: ChromaStore, namespace: str, new: Sequence[Memory], now_e: float) -> list[dict[str, str]]:
     """Context links (``pm_prev``/``pm_prev2`` metadata) for each of ``new``, in order.
 
-    ``new`` are memories about to be stored in ``namespace``, in the caller's order.
+    ``new`` are memories about to be stored in ``namespace``, in the caller's order; only
+    those with a ``thread`` are linked, each to the turns before it in its own thread.
     """
-    if not new:
-        return []
-    order = sorted(range(len(new)), key=lambda i: (epoch(new[i].created_at), i))
-    sequence = _stored_tail(store, namespace, epoch(new[order[0]].created_at), now_e)
-    offset = len(sequence)
-    sequence += [(new[i].id, epoch(new[i].created_at)) for i in order]
-    window = WINDOW.total_seconds()
     links: list[dict[str, str]] = [{} for _ in new]
-    for position, index in enumerate(order, start=offset):
-        created = sequence[position][1]
-        for key, back in zip(PREV_KEYS, (1, 2), strict=True):
-            if position - back < 0 or created - sequence[position - back][1] > window:
-                break
-            links[index][key] = sequence[position - back][0]
+    threads: dict[str, list[int]] = {}
+    for index, memory in enumerate(new):
+        if memory.thread is not None:
+            threads.setdefault(memory.thread, []).append(index)
+    window = WINDOW.total_seconds()
+    for thread, indexes in threads.items():
+        order = sorted(indexes, key=lambda i: (epoch(new[i].created_at), i))
+        sequence = _stored_tail(store, namespace, thread, epoch(new[order[0]].created_at), now_e)
+        offset = len(sequence)
+        sequence += [(new[i].id, epoch(new[i].created_at)) for i in order]
+        for position, index in enumerate(order, start=offset):
+            created = sequence[position][1]
+            for key, back in zip(PREV_KEYS, (1, 2), strict=True):
+                if position - back < 0 or created - sequence[position - back][1] > window:
+                    break
+                links[index][key] = sequence[position - back][0]
     return links

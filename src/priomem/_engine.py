@@ -18,7 +18,7 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 
-from priomem import _audit, _context, _export, _lifecycle
+from priomem import _audit, _context, _export, _lifecycle, _upgrade
 from priomem._access import AccessRecorder
 from priomem._consolidate import Consolidation
 from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder, as_matrix
@@ -116,6 +116,7 @@ class MemoryEngine:
             folder = Path(path).expanduser() if path is not None else self.settings.resolved_path()
             self._store = ChromaStore.open_path(folder, **common)  # type: ignore[arg-type]
         self._ns_locks: dict[str, threading.Lock] = {}
+        self._current: set[str] = set()
         self._ns_guard = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="priomem")
         self._access = AccessRecorder(self._store.update_metadata)
@@ -151,7 +152,15 @@ class MemoryEngine:
             return self._ns_locks.setdefault(namespace, threading.Lock())
 
     def _namespace(self, namespace: Any) -> str:
-        return validate_namespace(self.settings.default_namespace if namespace is None else namespace)
+        ns = validate_namespace(self.settings.default_namespace if namespace is None else namespace)
+        if ns not in self._current:
+            # Once per namespace and process: a namespace an older priomem wrote is
+            # brought to the current record layout before it is used.
+            with self._ns_lock(ns):
+                if ns not in self._current:
+                    _upgrade.upgrade_namespace(self._store, ns)
+                    self._current.add(ns)
+        return ns
 
     # -- embedding ---------------------------------------------------------------------
     def _embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -191,6 +200,7 @@ class MemoryEngine:
         ttl: timedelta | str | float | None = None,
         created_at: datetime | str | None = None,
         refs: Iterable[str] = (),
+        thread: str | None = None,
     ) -> Memory:
         """Store ``content`` and return the stored :class:`Memory`.
 
@@ -198,6 +208,9 @@ class MemoryEngine:
         reinforces that memory instead: the higher priority is kept, tags and metadata
         merge, its access count rises. ``ttl`` overrides the priority's default
         retention; both count from now (``stored_at``), not from ``created_at``.
+        ``thread`` names the conversation this memory is a turn of: recall reads turns of
+        one thread in the context of the turns just before them (a reply is found
+        through the question it answers). Without it, a memory is judged on its own.
         """
         item = prepare_item(
             self.settings,
@@ -209,6 +222,7 @@ class MemoryEngine:
             ttl=ttl,
             created_at=created_at,
             refs=refs,
+            thread=thread,
         )
         return self._write([item]).memories[0]
 
@@ -233,6 +247,7 @@ class MemoryEngine:
         for index, item in enumerate(items):
             by_namespace.setdefault(item.namespace, []).append(index)
         for namespace, indexes in by_namespace.items():
+            self._namespace(namespace)
             with self._ns_lock(namespace):
                 written, gone = self._write_namespace(namespace, [items[i] for i in indexes])
             evicted.extend(gone)
@@ -276,6 +291,7 @@ class MemoryEngine:
                     refs=item.refs,
                     content_hash=item.hash,
                     ttl=item.ttl,
+                    thread=item.thread,
                 )
                 fresh[item.hash] = memory
             else:

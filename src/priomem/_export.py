@@ -22,10 +22,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from priomem import _context
 from priomem._errors import FormatError, InvalidInputError
 from priomem._models import Memory
 from priomem._priority import Priority
-from priomem._records import decode, encode, from_epoch
+from priomem._records import decode, encode, epoch, from_epoch
 from priomem._timeparse import parse_time, utcnow
 from priomem._validation import (
     content_hash,
@@ -35,6 +36,7 @@ from priomem._validation import (
     validate_metadata,
     validate_namespace,
     validate_tags,
+    validate_thread,
 )
 
 if TYPE_CHECKING:
@@ -147,6 +149,7 @@ def _memory(record: Mapping[str, Any], line: int, namespace_override: str | None
     where = f"line {line}"
     try:
         content = validate_content(record["content"], max_chars, field=f"{where}.content")
+        thread = validate_thread(record.get("thread"), field=f"{where}.thread")
         ttl = record.get("ttl_seconds")
         return Memory(
             id=validate_id(record["id"], field=f"{where}.id"),
@@ -166,8 +169,9 @@ def _memory(record: Mapping[str, Any], line: int, namespace_override: str | None
             consolidated_from=validate_ids(
                 record.get("consolidated_from") or (), field=f"{where}.consolidated_from"
             ),
-            content_hash=content_hash(content),
+            content_hash=content_hash(content, thread),
             ttl=None if not ttl else timedelta(seconds=float(ttl)),
+            thread=thread,
         )
     except KeyError as exc:
         raise FormatError(
@@ -244,6 +248,10 @@ def import_memories(
             "use reembed='auto'.",
             field="reembed",
         )
+    # Oldest first, so each turn of a thread is linked to the turns before it.
+    order = sorted(range(len(memories)), key=lambda i: (memories[i].created_at, memories[i].id))
+    memories = [memories[i] for i in order]
+    vectors = [vectors[i] for i in order]
     bar = _progress(len(memories), "import", progress)
     reembedded = 0
     namespaces: dict[str, None] = {}
@@ -264,12 +272,14 @@ def import_memories(
             encoded = [encode(chunk[i]) for i in indexes]
             matrix = np.stack([chunk_vectors[i] for i in indexes])  # type: ignore[misc]
             with engine._ns_lock(ns):
+                # Turns of a thread are linked again to the turns before them.
+                links = _context.link(engine._store, ns, [chunk[i] for i in indexes], epoch(utcnow()))
                 engine._store.upsert(
                     ns,
                     [chunk[i].id for i in indexes],
                     matrix,
                     [e[0] for e in encoded],
-                    [e[1] for e in encoded],
+                    [{**e[1], **extra} for e, extra in zip(encoded, links, strict=True)],
                 )
         bar.update(len(chunk))
     bar.close()

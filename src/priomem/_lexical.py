@@ -4,10 +4,21 @@ Each stored memory carries its distinct terms (``terms_of``) in Chroma metadata,
 process sharing the store can find the memories that contain a query term with an
 exact-match filter: the lexical index lives in Chroma itself and never goes stale.
 Document frequencies come from those look-ups at query time.
+
+Stored terms are *keyed* by their namespace (``"<tag>:<term>"``, :func:`term_key`):
+embedded Chroma keeps one metadata index for every collection, so the cost of an
+exact-match look-up grows with how many records *in the whole store* hold that value.
+Keyed, a look-up only ever touches its own namespace's postings (measured: a common term
+8.1 ms beside a 100,000-record collection unkeyed, 0.7 ms keyed; 0.65 ms alone).
+
+Word evidence is *specific* evidence only (:func:`specificity`): a term that a sizeable
+share of the namespace holds says little the embedding does not already say, and
+counting it lets a debug note that repeats the question's words outrank the answer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -18,10 +29,15 @@ __all__ = [
     "MAX_TERMS",
     "bm25_scores",
     "idf",
+    "keyed",
+    "literal_terms",
     "query_terms",
+    "specificity",
+    "term_key",
     "term_weights",
     "terms_of",
     "tokenize",
+    "unkeyed",
 ]
 
 BM25_K1 = 1.2
@@ -30,6 +46,13 @@ BM25_B = 0.75
 MAX_TERMS = 256
 #: Query terms looked up at most (the longest, which tend to be the rarest).
 MAX_QUERY_TERMS = 12
+
+#: IDF below which a term carries no word evidence, and above which it carries all of its
+#: IDF: held by about 1 in 6 memories of the namespace, and by about 1 in 51. Chosen on
+#: benchmarks/ops.py and benchmarks/locomo.py (1/12..1/90 and 1/21..1/201 measured too;
+#: see benchmarks/README.md).
+SPECIFIC_LOW = math.log(1.0 + 5.0)
+SPECIFIC_HIGH = math.log(1.0 + 50.0)
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -229,6 +252,66 @@ def terms_of(text: str) -> tuple[list[str], int]:
     return distinct, len(tokens)
 
 
+def term_key(namespace: str) -> str:
+    """The prefix that keys a namespace's stored terms (6 hex digits of its SHA-256).
+
+    Two namespaces sharing a prefix only share look-up cost, never results: each
+    namespace's records live in its own collection.
+    """
+    return hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:6] + ":"
+
+
+def keyed(key: str, terms: Iterable[str]) -> list[str]:
+    """``terms`` as stored: each behind the namespace's ``key``."""
+    return [key + t for t in terms]
+
+
+def unkeyed(stored: Iterable[str]) -> frozenset[str]:
+    """The plain terms of a stored ``pm_terms`` list (keyed or, from older stores, not)."""
+    return frozenset(t.split(":", 1)[1] if ":" in t else t for t in stored)
+
+
+def specificity(term_idf: float) -> float:
+    """How much of a term's IDF counts as word evidence: 0 for common terms, 1 for rare.
+
+    Linear between :data:`SPECIFIC_LOW` and :data:`SPECIFIC_HIGH`. A namespace of a few
+    memories has no rare terms: there, one shared word is no evidence against meaning.
+    """
+    return min(max((term_idf - SPECIFIC_LOW) / (SPECIFIC_HIGH - SPECIFIC_LOW), 0.0), 1.0)
+
+
+_JOINERS = set("_-./:#@")
+
+
+def literal_terms(text: str) -> frozenset[str]:
+    """The terms of ``text`` that name something literally: what an embedding cannot tell
+    from its near misses, so that only their words can find it.
+
+    A term is literal when its word holds a digit (``4312``, ``90d``), is part of an
+    identifier joined by ``_ - . / : # @`` (``orders_daily``, ``etl-worker-07``), or is
+    written with capitals past its first letter or, after the first word, capitalised
+    (``GDPR``, ``NetSuite``, ``Tangier``): names, codes and acronyms.
+    """
+    found: set[str] = set()
+    first = True
+    for match in _TOKEN.finditer(text):
+        word = match.group()
+        start, end = match.span()
+        before = text[start - 1] if start > 0 else " "
+        after = text[end] if end < len(text) else " "
+        joined = (before in _JOINERS and start > 1 and text[start - 2].isalnum()) or (
+            after in _JOINERS and end + 1 < len(text) and text[end + 1].isalnum()
+        )
+        named = any(c.isupper() for c in word[1:]) or (not first and word[:1].isupper())
+        first = after in ".?!" and not joined
+        lowered = word.lower()
+        if lowered in STOPWORDS:
+            continue
+        if joined or named or any(c.isdigit() for c in word):
+            found.add(_stem(lowered))
+    return frozenset(found)
+
+
 def query_terms(text: str) -> list[str]:
     """The distinct terms of a query, at most ``MAX_QUERY_TERMS`` (longest first)."""
     distinct = list(dict.fromkeys(tokenize(text)))
@@ -252,17 +335,22 @@ def bm25_scores(
     documents: Mapping[str, tuple[Collection[str], int]],
     *,
     avg_len: float | None = None,
+    total: float | None = None,
 ) -> dict[str, float]:
     """Normalised BM25 of each document: 0..1, the share of the query's IDF mass matched.
 
-    ``weights``: :func:`term_weights` of the query. ``documents``: id -> (the document's
-    distinct terms, its token count), as stored in ``pm_terms`` / ``pm_len``. Term
-    frequency counts as one: memories are short, and presence is what the store records.
-    A document holding every query term, at average length, scores about 1; a longer one
-    less, a shorter one more, capped at 1. Documents matching nothing score 0.
+    ``weights``: the evidence each query term carries (:func:`term_weights`, or its IDF
+    times :func:`specificity`). ``total``: the query's whole IDF mass the shares are of
+    (default: the sum of ``weights``); with specific weights, pass the plain IDF sum, so
+    a match on terms of low specificity earns only a small share. ``documents``: id ->
+    (the document's distinct terms, its token count), as stored in ``pm_terms`` /
+    ``pm_len``. Term frequency counts as one: memories are short, and presence is what
+    the store records. A document holding every query term, at average length, scores
+    about 1; a longer one less, a shorter one more, capped at 1. Documents matching
+    nothing score 0.
     """
-    total = sum(weights.values())
-    if total <= 0 or not documents:
+    mass = sum(weights.values()) if total is None else total
+    if mass <= 0 or not documents or not any(w > 0 for w in weights.values()):
         return dict.fromkeys(documents, 0.0)
     lengths = [max(n, 1) for _, n in documents.values()]
     mean = avg_len if avg_len and avg_len > 0 else max(sum(lengths) / len(lengths), 1.0)
@@ -273,7 +361,7 @@ def bm25_scores(
             scores[doc_id] = 0.0
             continue
         saturation = (BM25_K1 + 1) / (1 + BM25_K1 * (1 - BM25_B + BM25_B * max(length, 1) / mean))
-        scores[doc_id] = min(matched * saturation / total, 1.0)
+        scores[doc_id] = min(matched * saturation / mass, 1.0)
     return scores
 
 

@@ -13,7 +13,7 @@ from priomem._priority import Priority
 __all__ = ["SCHEMA_VERSION", "ForgetReport", "Memory", "MetadataValue", "RecallHit", "ScoreParts"]
 
 #: Version of the stored record layout; raised when the layout changes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MetadataValue = str | int | float | bool
 
@@ -29,6 +29,8 @@ class Memory:
     ``ttl`` is the memory's own lifetime when one was given (else its priority's
     retention applies); ``expires_at`` is when it expires (None: never).
     ``consolidated_from`` lists the ids of the memories merged into this one.
+    ``thread`` names the conversation (or session) the memory is a turn of: memories of
+    one thread are read in each other's context by recall; others are judged alone.
 
     Times are timezone-aware UTC. ``created_at`` is when the remembered thing happened
     (given by the caller, or the time it was stored); ``stored_at`` is when priomem
@@ -51,6 +53,7 @@ class Memory:
     content_hash: str = ""
     ttl: timedelta | None = None
     schema_version: int = SCHEMA_VERSION
+    thread: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.metadata, MappingProxyType):
@@ -79,6 +82,7 @@ class Memory:
             "content_hash": self.content_hash,
             "ttl_seconds": None if self.ttl is None else self.ttl.total_seconds(),
             "schema_version": self.schema_version,
+            "thread": self.thread,
         }
 
 

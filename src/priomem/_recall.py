@@ -1,30 +1,36 @@
-"""Hybrid recall: dense and lexical (BM25) evidence, each read in its conversational context.
+"""Hybrid recall: dense similarity, specific word evidence, and a thread's context.
 
 Pipeline of one recall (all in one namespace = one Chroma collection):
 
 1. On the worker threads, while the query is embedded: look up each query term in the
-   ``pm_terms`` metadata lists (an exact-match filter Chroma answers from its metadata
-   index). A term held by fewer than ``TERM_CAP`` memories is *rare*: the look-up gives
+   namespace-keyed ``pm_terms`` metadata lists (an exact-match filter Chroma answers from
+   its metadata index, at a cost that grows with that namespace's holders of the term
+   only). A term held by fewer than ``TERM_CAP`` memories is *rare*: the look-up gives
    its document frequency and every memory holding it. A more frequent term is *common*.
 2. While Chroma answers the ``DENSE_POOL`` nearest neighbours of the query embedding, a
-   worker reads the ``LEXICAL_POOL`` memories with the most rare-term IDF mass.
-3. The memories that follow the strongest dense and lexical candidates (whose
-   ``pm_prev``, see :mod:`priomem._context`, is one of them) join the candidates: the
-   reply to a question that matches.
+   worker reads the ``LEXICAL_POOL`` memories with the most *specific* rare-term evidence
+   (IDF times :func:`priomem._lexical.specificity`): the memories an exact identifier
+   names, which an embedding cannot tell from their near misses.
+3. Turns of a thread (memories remembered with ``thread=``, see :mod:`priomem._context`)
+   are read in context: the turns that follow the strongest candidates join them (the
+   reply to a question that matches), and each turn's evidence is the better of its own
+   and that of it read with the candidates among its two predecessors. Memories without a
+   thread are judged on their own: nothing is inherited from unrelated neighbours.
 4. Filters (tags, priority, time window, expiry) apply to every candidate, in Python; a
    selective filter falls back to a filtered Chroma query.
-5. BM25 of every candidate (binary term frequency, from the stored terms). A common
-   term's document frequency is estimated from its share of the candidates, never below
-   ``TERM_CAP``: its weight is small either way, and counting it exactly would cost the
-   most. Each candidate is then scored in context, from the candidates among its two
-   predecessors: its dense similarity is the higher of its own cosine and that of the
-   mean vector of it and those predecessors; its lexical evidence the highest of its own
-   BM25 and 0.7 / 0.5 of theirs. :func:`priomem._scoring.combine` adds priority, recency
-   and access.
+5. Word evidence of every candidate: binary-TF BM25 over the stored terms, counting each
+   term's IDF only as far as it is specific, as a share of the query's whole IDF mass.
+   Words shared by a sizeable part of the namespace carry nothing, so a note that
+   repeats the question's common words does not outrank the answer. A common term's
+   document frequency is estimated from its share of the candidates, never below
+   ``TERM_CAP``. :func:`priomem._scoring.combine` fuses similarity and word evidence
+   into relevance, then adds priority, recency and access: priority breaks near-ties of
+   the fused relevance.
 
 Context is read from the neighbours themselves at query time, so a forgotten memory stops
-counting at once. Nothing is cached between calls but query embeddings and, for a minute,
-which terms are common (only their weight is estimated from that), so several processes
+counting at once. Nothing is cached between calls but query embeddings, for a minute which
+terms are common (only their weight is estimated from that), and which namespaces hold
+threads (only whether vectors are read with the first query), so several processes
 sharing a Chroma server always see each other's writes and deletions.
 """
 
@@ -54,16 +60,16 @@ __all__ = ["CONTEXT_DECAY", "DENSE_POOL", "LEXICAL_POOL", "HybridSearcher"]
 #: Dense candidates per recall (or k, when larger). Independent of k below it, so the
 #: top 5 of a recall are the first 5 of the top 25.
 DENSE_POOL = 50
-#: Candidates with the most rare-term IDF mass read beside the dense pool.
+#: Candidates with the most specific rare-term evidence read beside the dense pool.
 LEXICAL_POOL = 30
-#: The strongest dense and lexical candidates whose followers join the candidates.
+#: The strongest dense and lexical candidates whose followers (in their thread) join.
 FOLLOWED = 10
 #: A term held by this many memories or more is common: its look-up stops there.
 TERM_CAP = 200
 #: Seconds a term found common is not looked up again, and how many such terms are kept.
 COMMON_TTL = 60.0
 COMMON_CACHE = 4096
-#: Share of a predecessor's lexical evidence a memory inherits, nearest first.
+#: Share of a predecessor's lexical evidence a turn inherits, nearest first.
 CONTEXT_DECAY = (0.7, 0.5)
 
 
@@ -74,17 +80,26 @@ class _Terms:
     postings: dict[str, list[str]] = field(default_factory=dict)
     common: list[str] = field(default_factory=list)
     doc_count: int = 0
+    literal: frozenset[str] = frozenset()
 
-    def rare_weights(self) -> dict[str, float]:
+    def rare_idf(self) -> dict[str, float]:
         return {t: _lexical.idf(self.doc_count, len(ids)) for t, ids in self.postings.items() if ids}
 
-    def weights(self, known: Mapping[str, tuple[frozenset[str], int]]) -> dict[str, float]:
+    def idfs(self, known: Mapping[str, tuple[frozenset[str], int]]) -> dict[str, float]:
         """Rare terms' IDF, and common terms' IDF from their share of the ``known`` memories."""
-        weights = self.rare_weights()
+        out = self.rare_idf()
         for term in self.common:
             share = sum(term in terms for terms, _ in known.values()) / max(len(known), 1)
-            weights[term] = _lexical.idf(self.doc_count, round(max(TERM_CAP, share * self.doc_count)))
-        return weights
+            out[term] = _lexical.idf(self.doc_count, round(max(TERM_CAP, share * self.doc_count)))
+        return out
+
+
+def _specific(idfs: Mapping[str, float], literal: frozenset[str] | None = None) -> dict[str, float]:
+    """Word evidence of each query term: its IDF as far as it is specific; with ``literal``,
+    only the literal terms' (:func:`priomem._lexical.literal_terms`)."""
+    return {
+        t: w * _lexical.specificity(w) if literal is None or t in literal else 0.0 for t, w in idfs.items()
+    }
 
 
 def _prev_ids(meta: Mapping[str, Any]) -> list[str]:
@@ -92,8 +107,13 @@ def _prev_ids(meta: Mapping[str, Any]) -> list[str]:
 
 
 def _terms(meta: Mapping[str, Any]) -> tuple[frozenset[str], int]:
-    terms = meta.get("pm_terms") or ()
-    return frozenset(terms), int(meta.get("pm_len", len(terms)) or 0)
+    stored = meta.get("pm_terms") or ()
+    return _lexical.unkeyed(stored), int(meta.get("pm_len", len(stored)) or 0)
+
+
+def _in_thread(row: Row) -> bool:
+    # Links written by older versions between memories without a thread are ignored.
+    return bool(row.metadata.get("pm_thread"))
 
 
 class HybridSearcher:
@@ -112,6 +132,8 @@ class HybridSearcher:
         self._pool = pool
         self._common: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._common_lock = threading.Lock()
+        #: Namespaces whose recalls met thread turns: their first query reads vectors too.
+        self._threaded: set[str] = set()
 
     def _look_up(self, ns: str, terms: list[str]) -> Callable[[], _Terms]:
         """Start the term look-ups on the worker threads; the result waits for them.
@@ -121,12 +143,13 @@ class HybridSearcher:
         holders become candidates, are always looked up afresh.
         """
         store = self._store
+        key = _lexical.term_key(ns)
         count = self._pool.submit(store.count, ns)
         now = time.monotonic()
         with self._common_lock:
             common = [t for t in terms if self._common.get((ns, t), 0.0) > now]
         found = {
-            t: self._pool.submit(store.ids, ns, where={"pm_terms": {"$contains": t}}, limit=TERM_CAP)
+            t: self._pool.submit(store.ids, ns, where={"pm_terms": {"$contains": key + t}}, limit=TERM_CAP)
             for t in terms
             if t not in common
         }
@@ -152,9 +175,12 @@ class HybridSearcher:
                 self._common.popitem(last=False)
 
     def _lexical_rows(self, ns: str, found: _Terms) -> tuple[list[str], Future[list[Row]] | None]:
-        """The strongest lexical candidates (by rare-term IDF mass), and a read of them."""
+        """The strongest lexical candidates (by specific rare-term evidence), and a read of
+        them with their vectors (their similarity is computed here)."""
         mass: dict[str, float] = {}
-        for term, weight in found.rare_weights().items():
+        for term, weight in _specific(found.rare_idf()).items():
+            if weight <= 0:
+                continue
             for rid in found.postings[term]:
                 mass[rid] = mass.get(rid, 0.0) + weight
         ranked = sorted(mass, key=lambda r: (-mass[r], r))[:LEXICAL_POOL]
@@ -169,32 +195,35 @@ class HybridSearcher:
         looked_up = self._look_up(ns, terms) if hybrid else None
         found = _Terms()
         vector = self._embed_query(text)
+        vectors = ns in self._threaded
         lexical: tuple[list[str], Future[list[Row]] | None] = ([], None)
         if looked_up is not None:
             # Usually the look-ups are done by now: read the lexical candidates while
             # Chroma answers the dense query.
             found = looked_up()
+            found.literal = _lexical.literal_terms(text)
             lexical = self._lexical_rows(ns, found)
         size = max(k, DENSE_POOL)
-        dense = self._store.query(ns, vector, size, embeddings=hybrid)
+        dense = self._store.query(ns, vector, size, embeddings=vectors)
         rows = {r.id: r for r in dense}
-        if hybrid and rows:
-            # Memories that follow the strongest candidates: a reply to a question asked.
-            followed = list(dict.fromkeys(list(rows)[:FOLLOWED] + lexical[0][:FOLLOWED]))
-            # Filters are checked afterwards, in Python: a get by ids with a where clause is slow.
-            followers = self._store.get(ns, where={PREV_KEYS[0]: {"$in": followed}}, embeddings=True)
-            for row in (lexical[1].result() if lexical[1] is not None else []) + followers:
-                rows.setdefault(row.id, row)
+        for row in lexical[1].result() if lexical[1] is not None else []:
+            rows.setdefault(row.id, row)
+        if any(_in_thread(r) for r in rows.values()):
+            self._add_context(ns, rows, [*list(rows)[:FOLLOWED], *lexical[0][:FOLLOWED]])
         live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
         if len(live) < k and not flt.empty and len(dense) >= size:
-            # The filter is selective: ask Chroma for the nearest matching records directly.
-            where = flt.where(live_at=now_e)
-            for row in self._store.query(ns, vector, size, where=where, embeddings=hybrid):
+            # The filter is selective: ask Chroma for the nearest matching records directly
+            # (expiry is checked here, in Python: a range clause costs the whole store).
+            for row in self._store.query(ns, vector, size, where=flt.where(), embeddings=vectors):
                 rows.setdefault(row.id, row)
-                live.setdefault(row.id, row)
+                if flt.matches(row.metadata, now_e):
+                    live.setdefault(row.id, row)
         if not live:
             return []
-        similarity, lexical_part = self._evidence(vector, live, found) if hybrid else self._dense(live)
+        if hybrid:
+            similarity, lexical_part = self._evidence(vector, live, found)
+        else:
+            similarity, lexical_part = self._context_dense(vector, live), {}
         scoring = self._settings.weights
         hits = []
         for rid, row in live.items():
@@ -213,39 +242,77 @@ class HybridSearcher:
         hits.sort(key=lambda h: (-h.score, h.memory.id))
         return hits[:k]
 
-    @staticmethod
-    def _dense(live: Mapping[str, Row]) -> tuple[dict[str, float], dict[str, float]]:
-        return {rid: 1.0 - (r.distance or 0.0) for rid, r in live.items()}, {}
+    def _add_context(self, ns: str, rows: dict[str, Row], strongest: list[str]) -> None:
+        """Read what thread turns need: their vectors, and the turns that follow the strongest."""
+        self._threaded.add(ns)
+        followed = [rid for rid in dict.fromkeys(strongest) if rid in rows and _in_thread(rows[rid])]
+        # Filters are checked afterwards, in Python: a get by ids with a where clause is slow.
+        followers = (
+            self._pool.submit(self._store.get, ns, where={PREV_KEYS[0]: {"$in": followed}}, embeddings=True)
+            if followed
+            else None
+        )
+        missing = [rid for rid, r in rows.items() if r.embedding is None and _in_thread(r)]
+        if missing:
+            got = {
+                r.id: r.embedding for r in self._store.get(ns, ids=missing, embeddings=True, documents=False)
+            }
+            for rid in missing:
+                rows[rid].embedding = got.get(rid)
+        for row in followers.result() if followers is not None else []:
+            rows.setdefault(row.id, row)
 
     @staticmethod
-    def _evidence(
-        vector: np.ndarray, live: Mapping[str, Row], found: _Terms
+    def _in_context(
+        vector: np.ndarray, live: Mapping[str, Row], own_lexical: Mapping[str, float]
     ) -> tuple[dict[str, float], dict[str, float]]:
-        """Dense and lexical evidence of each live candidate, read in its context: the
-        candidates among its two predecessors (a filtered-out memory lends no context)."""
-        docs = {rid: _terms(r.metadata) for rid, r in live.items()}
-        lexical = _lexical.bm25_scores(found.weights(docs), docs)
-        vectors = {rid: r.embedding for rid, r in live.items() if r.embedding is not None}
+        """Each live candidate's similarity and lexical evidence, a thread turn's read in its
+        context: the candidates among its two predecessors (a filtered-out one lends none)."""
         similarity: dict[str, float] = {}
-        in_context: dict[str, float] = {}
+        lexical: dict[str, float] = {}
         for rid, row in live.items():
-            own = vectors.get(rid)
-            if own is None:
-                similarity[rid] = 1.0 - (row.distance or 0.0)
-                in_context[rid] = lexical[rid]
-                continue
-            best = float(own @ vector)
-            summed = own.astype(np.float32, copy=True)
-            lex = lexical[rid]
-            for decay, prev in zip(CONTEXT_DECAY, _prev_ids(row.metadata), strict=False):
-                neighbour = vectors.get(prev)
-                if neighbour is None:
-                    continue
-                summed += neighbour
-                lex = max(lex, decay * lexical[prev])
-            norm = float(np.linalg.norm(summed))
-            if norm > 0:
-                best = max(best, float(summed @ vector) / norm)
+            emb = row.embedding
+            best = (
+                1.0 - row.distance
+                if row.distance is not None
+                else (float(emb @ vector) if emb is not None else 0.0)
+            )
+            lex = own_lexical.get(rid, 0.0)
+            if emb is not None and _in_thread(row):
+                summed = emb.astype(np.float32, copy=True)
+                linked = False
+                for decay, prev in zip(CONTEXT_DECAY, _prev_ids(row.metadata), strict=False):
+                    neighbour = live.get(prev)
+                    if neighbour is None or neighbour.embedding is None:
+                        continue
+                    linked = True
+                    summed += neighbour.embedding
+                    lex = max(lex, decay * own_lexical.get(prev, 0.0))
+                norm = float(np.linalg.norm(summed))
+                if linked and norm > 0:
+                    best = max(best, float(summed @ vector) / norm)
             similarity[rid] = best
-            in_context[rid] = lex
-        return similarity, in_context
+            lexical[rid] = lex
+        return similarity, lexical
+
+    def _context_dense(self, vector: np.ndarray, live: Mapping[str, Row]) -> dict[str, float]:
+        return self._in_context(vector, live, {})[0]
+
+    def _evidence(
+        self, vector: np.ndarray, live: Mapping[str, Row], found: _Terms
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Dense and specific word evidence of each live candidate, thread turns in context."""
+        docs = {rid: _terms(r.metadata) for rid, r in live.items()}
+        idfs = found.idfs(docs)
+        total = sum(idfs.values())
+        # Turns of a conversation lean on their context and say little on their own: every
+        # specific word counts. A note is a self-contained statement whose meaning the
+        # embedding reads, synonyms included: only literal terms (codes, numbers, names),
+        # which it cannot tell from their near misses, add word evidence.
+        turns = {rid: d for rid, d in docs.items() if _in_thread(live[rid])}
+        notes = {rid: d for rid, d in docs.items() if rid not in turns}
+        mean = max(sum(max(n, 1) for _, n in docs.values()) / max(len(docs), 1), 1.0)
+        own = _lexical.bm25_scores(_specific(idfs, found.literal), notes, total=total, avg_len=mean)
+        if turns:
+            own.update(_lexical.bm25_scores(_specific(idfs), turns, total=total, avg_len=mean))
+        return self._in_context(vector, live, own)

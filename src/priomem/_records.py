@@ -7,7 +7,7 @@ Layout of a record's metadata (all flat, as Chroma requires):
 | ``pm_v`` | schema version |
 | ``pm_priority`` | 1..4 |
 | ``pm_tags`` | list of tags (absent when none: Chroma lists must be non-empty) |
-| ``pm_terms`` / ``pm_len`` | distinct lexical terms / token count, for hybrid recall |
+| ``pm_terms`` / ``pm_len`` | distinct lexical terms, keyed by namespace (``_lexical.term_key``) / token count, for hybrid recall |
 | ``pm_created`` / ``pm_stored`` / ``pm_accessed`` | epoch seconds (``pm_accessed`` 0: never) |
 | ``pm_access`` | access count |
 | ``pm_expires`` | epoch seconds, or ``NEVER`` |
@@ -16,7 +16,9 @@ Layout of a record's metadata (all flat, as Chroma requires):
 | ``pm_hash`` | hash of the whitespace-collapsed content, for dedup |
 | ``pm_bytes`` | UTF-8 size of the content, for byte quotas |
 | ``pm_ttl`` | the memory's own ttl in seconds (0: none; the priority's retention applies) |
-| ``pm_prev`` / ``pm_prev2`` | ids of the memories just before it (conversational context, see ``_context``) |
+| ``pm_thread`` | the conversation the memory is a turn of (absent: none) |
+| ``pm_tslot`` | its thread and creation hour, keyed by namespace: where ``_context`` finds the turns before it |
+| ``pm_prev`` / ``pm_prev2`` | ids of the turns of its thread just before it (conversational context, see ``_context``) |
 | ``m.<key>`` | the caller's metadata |
 
 The document is the content itself, so Chroma's own tools show readable records.
@@ -29,11 +31,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from priomem._lexical import terms_of
+from priomem._lexical import keyed, term_key, terms_of
 from priomem._models import SCHEMA_VERSION, Memory
 from priomem._priority import Priority
 
-__all__ = ["NEVER", "decode", "encode", "epoch", "from_epoch", "new_id"]
+__all__ = ["NEVER", "decode", "encode", "epoch", "from_epoch", "new_id", "thread_slot"]
 
 #: ``pm_expires`` of a memory that never expires (Chroma metadata cannot hold None).
 NEVER = 253402300799.0  # 9999-12-31T23:59:59Z
@@ -64,6 +66,16 @@ def new_id(created_at: datetime | None = None) -> str:
     return "".join(reversed(chars))
 
 
+def thread_slot(namespace: str, thread: str, created_epoch: float) -> str:
+    """The ``pm_tslot`` value of a turn of ``thread`` created at ``created_epoch``.
+
+    One exact-match look-up of a thread's last two slots finds the turns of the hour
+    before a new one, at a cost that grows with those turns only (a range filter on
+    ``pm_created`` would cost in proportion to the whole store in embedded Chroma).
+    """
+    return f"{term_key(namespace)}{int(created_epoch // 3600)}:{thread}"
+
+
 def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
     """The document and metadata that store ``memory``."""
     terms, length = terms_of(memory.content)
@@ -82,7 +94,10 @@ def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
         "pm_ttl": memory.ttl.total_seconds() if memory.ttl else 0.0,
     }
     if terms:
-        meta["pm_terms"] = terms
+        meta["pm_terms"] = keyed(term_key(memory.namespace), terms)
+    if memory.thread is not None:
+        meta["pm_thread"] = memory.thread
+        meta["pm_tslot"] = thread_slot(memory.namespace, memory.thread, epoch(memory.created_at))
     if memory.tags:
         meta["pm_tags"] = list(memory.tags)
     if memory.refs:
@@ -115,6 +130,7 @@ def decode(record_id: str, document: str, meta: dict[str, Any], namespace: str) 
         content_hash=str(meta.get("pm_hash", "")),
         ttl=timedelta(seconds=float(meta["pm_ttl"])) if float(meta.get("pm_ttl", 0) or 0) > 0 else None,
         schema_version=int(meta.get("pm_v", SCHEMA_VERSION)),
+        thread=str(meta["pm_thread"]) if meta.get("pm_thread") else None,
     )
 
 

@@ -19,12 +19,13 @@ from priomem._validation import (
     validate_metadata,
     validate_namespace,
     validate_tags,
+    validate_thread,
 )
 
 __all__ = ["REMEMBER_KEYS", "Item", "prepare_item", "prepare_items"]
 
 REMEMBER_KEYS = frozenset(
-    {"content", "priority", "namespace", "tags", "metadata", "ttl", "created_at", "refs"}
+    {"content", "priority", "namespace", "tags", "metadata", "ttl", "created_at", "refs", "thread"}
 )
 
 
@@ -41,6 +42,7 @@ class Item:
     created_at: datetime | None
     refs: tuple[str, ...]
     hash: str
+    thread: str | None = None
 
 
 def prepare_item(
@@ -54,9 +56,11 @@ def prepare_item(
     ttl: Any = None,
     created_at: Any = None,
     refs: Any = (),
+    thread: Any = None,
 ) -> Item:
     """One request, validated (raises a :class:`PriomemError` naming the field)."""
     text = validate_content(content, settings.max_content_chars)
+    thread_id = validate_thread(thread)
     return Item(
         content=text,
         priority=Priority.parse(priority),
@@ -66,7 +70,8 @@ def prepare_item(
         ttl=None if ttl is None else parse_duration(ttl, field="ttl"),
         created_at=None if created_at is None else parse_time(created_at, field="created_at"),
         refs=validate_ids(refs or (), field="refs"),
-        hash=content_hash(text),
+        hash=content_hash(text, thread_id),
+        thread=thread_id,
     )
 
 

@@ -24,13 +24,17 @@ from priomem._errors import InvalidInputError, ModelMismatchError, StoreError, S
 from priomem._lock import StoreLock
 from priomem._scrub import scrub_store
 
-__all__ = ["ChromaStore", "Row"]
+__all__ = ["LAYOUT", "LAYOUT_KEY", "ChromaStore", "Row"]
 
 log = logging.getLogger("priomem")
 
 META_COLLECTION = "priomem-meta"
 NAMESPACE_PREFIX = "pmns-"
 STORE_SCHEMA = 1
+#: Record layout of a namespace's collection, in its metadata (absent: 1). 2: terms keyed
+#: by namespace, context links only between turns of a thread (see ``_upgrade``).
+LAYOUT_KEY = "pm_layout"
+LAYOUT = 2
 
 Where = dict[str, Any]
 
@@ -292,6 +296,7 @@ class ChromaStore:
                             "pm_namespace": namespace,
                             "pm_model": self._model_name,
                             "pm_dim": self._dimension,
+                            LAYOUT_KEY: LAYOUT,
                         },
                         configuration={"hnsw": {"space": "cosine", **self._hnsw}},
                         embedding_function=None,
@@ -303,6 +308,23 @@ class ChromaStore:
                         return None
             self._collections[namespace] = col
             return col
+
+    def layout(self, namespace: str) -> int | None:
+        """The record layout of a namespace's collection (None: it has no collection)."""
+        col = self._collection(namespace, create=False)
+        if col is None:
+            return None
+        return int((col.metadata or {}).get(LAYOUT_KEY, 1))
+
+    def set_layout(self, namespace: str, layout: int) -> None:
+        """Record that a namespace's records now follow ``layout``."""
+        col = self._collection(namespace, create=False)
+        if col is None:
+            return
+        with _chroma(f"update namespace {namespace!r}"):
+            col.modify(metadata={**(col.metadata or {}), LAYOUT_KEY: layout})
+        with self._guard:
+            self._collections.pop(namespace, None)
 
     def namespaces(self) -> list[str]:
         """Every namespace that has a collection, sorted."""

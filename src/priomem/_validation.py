@@ -24,11 +24,13 @@ __all__ = [
     "validate_metadata",
     "validate_namespace",
     "validate_tags",
+    "validate_thread",
 ]
 
 NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.\-:@]{1,128}$")
 METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_.\-:]{1,128}$")
+THREAD_RE = re.compile(r"[A-Za-z0-9_.\-:@/#+=]{1,128}")
 _TAG_EXTRA = set("-_.:/@#+")
 MAX_TAG_CHARS = 64
 MAX_METADATA_STR = 8192
@@ -74,6 +76,21 @@ def validate_namespace(value: Any, field: str = "namespace") -> str:
     return value
 
 
+def validate_thread(value: Any, field: str = "thread") -> str | None:
+    """None, or 1-128 ASCII letters, digits and ``_ . - : @ / # + =`` (a conversation id)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise WrongTypeError(f"{field}: expected a string, got {type(value).__name__}.", field=field)
+    if not THREAD_RE.fullmatch(value):
+        raise InvalidInputError(
+            f"{field}: {_short(value)} is not a valid thread; use 1-128 ASCII letters, digits and "
+            "_ . - : @ / # + = (a conversation or session id, for example 'chat-2024-03-02').",
+            field=field,
+        )
+    return value
+
+
 def validate_content(value: Any, max_chars: int, field: str = "content") -> str:
     """Non-blank text of at most ``max_chars`` characters; surrounding whitespace is stripped."""
     if not isinstance(value, str):
@@ -93,9 +110,16 @@ def validate_content(value: Any, max_chars: int, field: str = "content") -> str:
     return text
 
 
-def content_hash(text: str) -> str:
-    """Hash of ``text`` with runs of whitespace collapsed: equal hashes mean duplicates."""
-    return hashlib.sha256(_WS.sub(" ", text).strip().encode("utf-8")).hexdigest()[:32]
+def content_hash(text: str, thread: str | None = None) -> str:
+    """Hash of ``text`` with runs of whitespace collapsed: equal hashes mean duplicates.
+
+    A turn of a thread is a duplicate only of the same text in the same thread ("Yes!" in
+    two conversations are two turns, each with its own context).
+    """
+    collapsed = _WS.sub(" ", text).strip()
+    if thread is not None:
+        collapsed = f"{thread}\x00{collapsed}"
+    return hashlib.sha256(collapsed.encode("utf-8")).hexdigest()[:32]
 
 
 def validate_tags(value: Any, max_tags: int, field: str = "tags") -> tuple[str, ...]:
