@@ -130,14 +130,22 @@ def write_isolation(
     return {"many_namespaces": many, "alone": alone, "ratio_p50": many["p50_ms"] / alone["p50_ms"]}
 
 
-def filters_now() -> dict[str, dict[str, Any]]:
-    """Metadata filters priomem issues inside one namespace, named by what issues them."""
+def filters_now(target: str) -> dict[str, dict[str, Any]]:
+    """Metadata filters priomem issues (or issued, before the record layout 2) inside one
+    namespace, named by what issues them."""
     now = time.time()
+    try:  # layout 2 keys stored terms by namespace
+        from priomem._lexical import term_key
+
+        key = term_key(target)
+    except ImportError:
+        key = ""
     return {
-        "$contains on pm_terms (hybrid term look-up)": {"pm_terms": {"$contains": "checkout"}},
+        "$contains on pm_terms (hybrid term look-up)": {"pm_terms": {"$contains": key + "checkout"}},
+        "$in on pm_tslot (thread context link on write)": {"pm_tslot": {"$in": [key + "1:t", key + "0:t"]}},
         "$in on pm_hash (dedup on write)": {"pm_hash": {"$in": ["0" * 16]}},
         **{
-            f"pm_created in the last {label}, live (context link on write)": {
+            f"pm_created in the last {label}, live (layout 1 context link on write)": {
                 "$and": [
                     {"pm_created": {"$gte": now - span}},
                     {"pm_created": {"$lte": now}},
@@ -155,7 +163,7 @@ def filter_check(big: Path, small: Path, target: str, repeats: int) -> list[dict
     clients = [chroma_client(big), chroma_client(small)]
     try:
         cols = [namespace_collections(c)[target] for c in clients]
-        for label, where in filters_now().items():
+        for label, where in filters_now(target).items():
             times = interleave(
                 {
                     side: lambda i, col=col, where=where: col.get(where=where, limit=200, include=[])

@@ -42,6 +42,8 @@ __all__ = [
 
 BM25_K1 = 1.2
 BM25_B = 0.75
+#: The largest BM25 length factor (a one-token document): bounds a document's share.
+MAX_SATURATION = (BM25_K1 + 1) / (1 + BM25_K1 * (1 - BM25_B))
 #: Distinct terms kept per memory (the rarest-looking: longest first); bounds metadata size.
 MAX_TERMS = 256
 #: Query terms looked up at most (the longest, which tend to be the rarest).

@@ -62,6 +62,9 @@ __all__ = ["CONTEXT_DECAY", "DENSE_POOL", "LEXICAL_POOL", "HybridSearcher"]
 DENSE_POOL = 50
 #: Candidates with the most specific rare-term evidence read beside the dense pool.
 LEXICAL_POOL = 30
+#: Candidates read at most to rerank a recall among notes (or 3k, when larger); past them
+#: the dense order stands.
+RERANK = 15
 #: The strongest dense and lexical candidates whose followers (in their thread) join.
 FOLLOWED = 10
 #: A term held by this many memories or more is common: its look-up stops there.
@@ -189,20 +192,94 @@ class HybridSearcher:
         return ranked, self._pool.submit(self._store.get, ns, ids=ranked, embeddings=True)
 
     def search(self, text: str, k: int, ns: str, flt: Filter, now: datetime) -> list[RecallHit]:
-        now_e = epoch(now)
         hybrid = self._settings.hybrid
+        threaded = ns in self._threaded
         terms = _lexical.query_terms(text) if hybrid else []
-        looked_up = self._look_up(ns, terms) if hybrid else None
-        found = _Terms()
+        literal = _lexical.literal_terms(text) if hybrid else frozenset()
+        # Notes take word evidence from literal terms only; only a namespace with thread
+        # turns needs every term's holders.
+        wanted = terms if threaded else [t for t in terms if t in literal]
+        looked_up = self._look_up(ns, wanted) if wanted else None
         vector = self._embed_query(text)
+        found = looked_up() if looked_up is not None else _Terms()
+        found.literal = literal
+        if threaded or not flt.empty:
+            return self._search_pool(vector, k, ns, flt, now, found)
+        hits = self._search_notes(vector, k, ns, flt, now, found)
+        if hits is None:  # the namespace holds thread turns: read them in their context
+            self._threaded.add(ns)
+            return self.search(text, k, ns, flt, now)
+        return hits
+
+    def _search_notes(
+        self, vector: np.ndarray, k: int, ns: str, flt: Filter, now: datetime, found: _Terms
+    ) -> list[RecallHit] | None:
+        """Recall without filters in a namespace of notes: the dense pool's ids and
+        similarities first, then documents and metadata only for the candidates that can
+        still make the top k (at most ``max(3k, RERANK)``; an upper bound of each one's
+        score, with the best priority, recency and access, says which). None when a
+        candidate turns out to be a thread turn."""
+        now_e = epoch(now)
+        size = max(k, DENSE_POOL)
+        near = self._store.nearest(ns, vector, size)
+        if not near:
+            return []
+        sims = dict(near)
+        floor = near[-1][1] if len(near) >= size else -1.0
+        weights = _specific(found.rare_idf(), found.literal)
+        total = sum(found.rare_idf().values())
+        held: dict[str, float] = {}
+        for term, weight in weights.items():
+            for rid in found.postings.get(term, ()) if weight > 0 else ():
+                held[rid] = held.get(rid, 0.0) + weight
+        common_literal = any(t in found.literal for t in found.common)
+        w = self._settings.weights
+        boosts = w.priority + w.recency + w.access
+        w_lex = w.lexical if self._settings.hybrid else 0.0
+
+        def bound(rid: str) -> float:
+            if common_literal or total <= 0:
+                lex = 1.0 if common_literal else 0.0
+            else:
+                lex = min(1.0, held.get(rid, 0.0) * _lexical.MAX_SATURATION / total)
+            return w.similarity * max(sims.get(rid, floor), 0.0) + w_lex * lex + boosts
+
+        # Every score is at least its weighted similarity: the k-th best of those bounds
+        # the k-th score from below, and a candidate that cannot beat it is never read.
+        floor_k = sorted((w.similarity * max(v, 0.0) for v in sims.values()), reverse=True)[:k][-1]
+        order = sorted((r for r in {*sims, *held} if bound(r) >= floor_k), key=lambda r: (-bound(r), r))
+        chosen = order[: max(3 * k, RERANK)]
+        rows: dict[str, Row] = {}
+        if not self._hydrate(ns, chosen, sims, rows):
+            return None
+        live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
+        if len(live) < k and len(order) > len(chosen):
+            # Expired memories took places: read the rest of the candidates.
+            if not self._hydrate(ns, order[len(chosen) :], sims, rows):
+                return None
+            live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
+        return self._score(vector, live, found, ns, now)[:k] if live else []
+
+    def _hydrate(self, ns: str, ids: list[str], sims: Mapping[str, float], rows: dict[str, Row]) -> bool:
+        """Read ``ids`` into ``rows`` (vectors only for those the dense pool did not rank);
+        False when one of them is a thread turn."""
+        vectors = [rid for rid in ids if rid not in sims]
+        for batch, embeddings in ((vectors, True), ([rid for rid in ids if rid in sims], False)):
+            for row in self._store.get(ns, ids=batch, embeddings=embeddings) if batch else []:
+                if _in_thread(row):
+                    return False
+                if row.id in sims:
+                    row.distance = 1.0 - sims[row.id]
+                rows[row.id] = row
+        return True
+
+    def _search_pool(
+        self, vector: np.ndarray, k: int, ns: str, flt: Filter, now: datetime, found: _Terms
+    ) -> list[RecallHit]:
+        """Recall that reads the whole dense pool: with filters, or among thread turns."""
+        now_e = epoch(now)
         vectors = ns in self._threaded
-        lexical: tuple[list[str], Future[list[Row]] | None] = ([], None)
-        if looked_up is not None:
-            # Usually the look-ups are done by now: read the lexical candidates while
-            # Chroma answers the dense query.
-            found = looked_up()
-            found.literal = _lexical.literal_terms(text)
-            lexical = self._lexical_rows(ns, found)
+        lexical = self._lexical_rows(ns, found)
         size = max(k, DENSE_POOL)
         dense = self._store.query(ns, vector, size, embeddings=vectors)
         rows = {r.id: r for r in dense}
@@ -218,18 +295,22 @@ class HybridSearcher:
                 rows.setdefault(row.id, row)
                 if flt.matches(row.metadata, now_e):
                     live.setdefault(row.id, row)
-        if not live:
-            return []
+        return self._score(vector, live, found, ns, now)[:k] if live else []
+
+    def _score(
+        self, vector: np.ndarray, live: Mapping[str, Row], found: _Terms, ns: str, now: datetime
+    ) -> list[RecallHit]:
+        """Every live candidate scored (:func:`priomem._scoring.combine`), best first."""
+        hybrid = self._settings.hybrid
         if hybrid:
             similarity, lexical_part = self._evidence(vector, live, found)
         else:
             similarity, lexical_part = self._context_dense(vector, live), {}
-        scoring = self._settings.weights
         hits = []
         for rid, row in live.items():
             memory = decode(rid, row.document, row.metadata, ns)
             score, parts = _scoring.combine(
-                scoring,
+                self._settings.weights,
                 similarity=similarity[rid],
                 lexical=lexical_part.get(rid, 0.0),
                 priority=memory.priority,
@@ -240,7 +321,7 @@ class HybridSearcher:
             )
             hits.append(RecallHit(memory=memory, score=score, parts=parts))
         hits.sort(key=lambda h: (-h.score, h.memory.id))
-        return hits[:k]
+        return hits
 
     def _add_context(self, ns: str, rows: dict[str, Row], strongest: list[str]) -> None:
         """Read what thread turns need: their vectors, and the turns that follow the strongest."""
