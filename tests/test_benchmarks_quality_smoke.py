@@ -76,3 +76,23 @@ def test_priority_smoke_reports_top_k_windows_equal_priorities_and_latency(tmp_p
     latency = result["latency"]
     assert latency["hybrid"]["p50"] > 0 and latency["dense"]["p50"] > 0 and latency["ratio_p50"] > 0
     assert "Recall latency" in proc.stdout
+
+
+def test_ops_smoke_measures_default_dense_and_cosine_by_kind(tmp_path: Path) -> None:
+    proc = _run("benchmarks/ops.py", "--smoke", "--baselines", "--out", str(tmp_path))
+    result = json.loads((tmp_path / "ops.json").read_text(encoding="utf-8"))
+    assert set(result["summary"]) == {"default", "dense", "cosine"}
+    assert result["memories"] >= 200 and result["questions"] == 14
+    for summary in result["summary"].values():
+        assert set(summary) == {
+            "fact",
+            "obligation",
+            "incident",
+            "latest",
+            "window",
+            "identifier",
+            "paraphrase",
+            "all",
+        }
+        assert all(0 <= summary["all"][m] <= 100 for m in ("nDCG@5", "P@1", "R@5"))
+    assert "nDCG@5 by question kind" in proc.stdout

@@ -417,3 +417,16 @@ def test_recall_can_leave_access_counts_alone(engine: MemoryEngine) -> None:
     engine._access.flush()
     got = engine.get(m.id)
     assert got is not None and got.access_count == 0 and got.last_accessed_at is None
+
+
+def test_reinforcing_cannot_grow_a_memory_past_its_bounds(engine: MemoryEngine) -> None:
+    """Each reinforcement merges tags; the merged list stays within max_tags (Chroma breaks a
+    collection for good on a metadata list of a few thousand entries)."""
+    from priomem import InvalidInputError
+
+    limit = engine.settings.max_tags
+    engine.remember("the same fact", tags=[f"t{i}" for i in range(limit)])
+    with pytest.raises(InvalidInputError, match="tags"):
+        engine.remember("the same fact", tags=["one-more"])
+    (only,) = engine.list()
+    assert len(only.tags) == limit and engine.recall("the same fact")[0].memory.id == only.id

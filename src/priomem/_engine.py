@@ -9,7 +9,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -37,6 +37,7 @@ from priomem._stats import namespace_stats
 from priomem._store import ChromaStore
 from priomem._timeparse import parse_duration, parse_time, utcnow
 from priomem._validation import (
+    MAX_REFS,
     validate_content,
     validate_id,
     validate_ids,
@@ -50,6 +51,9 @@ __all__ = ["MemoryEngine"]
 
 log = logging.getLogger("priomem")
 T = TypeVar("T")
+
+#: Memories embedded per step of a large write; each step is stored while the next embeds.
+WRITE_STEP = 128
 
 
 def default_embedder(settings: Settings) -> Embedder:
@@ -164,16 +168,22 @@ class MemoryEngine:
 
     # -- embedding ---------------------------------------------------------------------
     def _embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised vectors of ``texts``, in ``embed_batch_size`` calls to the embedder.
+
+        Texts are batched longest first (and put back in order after), as
+        sentence-transformers does within one call: a batch pads to its longest text, so
+        mixing lengths would waste most of the work on padding.
+        """
         size = self.settings.embed_batch_size
-        parts = [
-            as_matrix(
-                self.embedder.embed_documents(texts[i : i + size]),
-                self.embedder.dimension,
-                len(texts[i : i + size]),
-            )
-            for i in range(0, len(texts), size)
-        ]
-        return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), np.float32)
+        dim = self.embedder.dimension
+        if not texts:
+            return np.zeros((0, dim), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), dim), np.float32)
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            out[chunk] = as_matrix(self.embedder.embed_documents([texts[i] for i in chunk]), dim, len(chunk))
+        return out
 
     def _embed_query(self, text: str) -> np.ndarray:
         with self._cache_lock:
@@ -303,16 +313,7 @@ class MemoryEngine:
             new = list(fresh.values())
             # Plan first: a refused write must leave everything as it was.
             victims = self._pressure.plan_room(namespace, new, policy, now_e)
-            vectors = self._embed_documents([m.content for m in new])
-            encoded = [encode(m) for m in new]
-            links = _context.link(self._store, namespace, new, now_e)
-            self._store.upsert(
-                namespace,
-                [m.id for m in new],
-                vectors,
-                [e[0] for e in encoded],
-                [{**e[1], **extra} for e, extra in zip(encoded, links, strict=True)],
-            )
+            self._store_new(namespace, new, now_e)
             if victims:
                 evicted = self._pressure.evict(victims, namespace)
         if reinforced:
@@ -323,6 +324,40 @@ class MemoryEngine:
             **{m.content_hash: m for m in reinforced.values()},
         }
         return [(index, latest[memory.content_hash]) for index, memory in out], evicted
+
+    def _store_new(self, namespace: str, new: Sequence[Memory], now_e: float) -> None:
+        """Embed and store ``new``: each batch is written on a worker while the next one is
+        embedded, so a large write costs about its embedding alone.
+
+        Should the store fail part-way through, the batches before stay stored (remembering
+        them again reinforces them, nothing is duplicated) and the error is raised.
+        """
+        encoded = [encode(m) for m in new]
+        links = _context.link(self._store, namespace, new, now_e)
+        metas = [{**e[1], **extra} for e, extra in zip(encoded, links, strict=True)]
+        step = WRITE_STEP
+        if len(new) <= step:  # one batch: nothing to overlap
+            vectors = self._embed_documents([m.content for m in new])
+            self._store.upsert(namespace, [m.id for m in new], vectors, [e[0] for e in encoded], metas)
+            return
+        pending: Future[None] | None = None
+        try:
+            for start in range(0, len(new), step):
+                end = start + step
+                vectors = self._embed_documents([m.content for m in new[start:end]])
+                if pending is not None:
+                    pending.result()
+                pending = self._pool.submit(
+                    self._store.upsert,
+                    namespace,
+                    [m.id for m in new[start:end]],
+                    vectors,
+                    [e[0] for e in encoded[start:end]],
+                    metas[start:end],
+                )
+        finally:
+            if pending is not None:
+                pending.result()
 
     def _reinforce(self, base: Memory, item: Item, now: datetime, retention: RetentionPolicy) -> Memory:
         priority = max(base.priority, item.priority)
@@ -340,6 +375,18 @@ class MemoryEngine:
             expires = min(expires, new_expiry)  # a stricter classification caps the lifetime
         tags = base.tags + tuple(t for t in item.tags if t not in base.tags)
         refs = base.refs + tuple(r for r in item.refs if r not in base.refs)
+        # Reinforcing merges: the merged memory must keep within the same bounds as a new one.
+        for name, size, limit in (
+            ("tags", len(tags), self.settings.max_tags),
+            ("refs", len(refs), MAX_REFS),
+            ("metadata", len(metadata), self.settings.max_metadata_keys),
+        ):
+            if size > limit:
+                raise InvalidInputError(
+                    f"{name}: reinforcing memory {base.id} would give it {size} {name} entries, over the "
+                    f"limit of {limit}; forget it first or store the new facts as a separate memory.",
+                    field=name,
+                )
         return replace(
             base,
             priority=priority,

@@ -13,6 +13,7 @@ from priomem._priority import Priority
 from priomem._settings import Settings
 from priomem._timeparse import parse_duration, parse_time
 from priomem._validation import (
+    MAX_REFS,
     content_hash,
     validate_content,
     validate_ids,
@@ -69,7 +70,7 @@ def prepare_item(
         metadata=validate_metadata(metadata, settings.max_metadata_keys),
         ttl=None if ttl is None else parse_duration(ttl, field="ttl"),
         created_at=None if created_at is None else parse_time(created_at, field="created_at"),
-        refs=validate_ids(refs or (), field="refs"),
+        refs=validate_ids(refs or (), field="refs", max_count=MAX_REFS),
         hash=content_hash(text, thread_id),
         thread=thread_id,
     )

@@ -5,25 +5,33 @@ The score of a memory for a query is a weighted mean::
     score = (w_sim·similarity + w_lex·lexical + w_pri·priority + w_rec·recency + w_acc·access)
             / (w_sim + w_lex + w_pri + w_rec + w_acc)
 
-- ``similarity``: cosine similarity of query and memory embeddings, clipped to 0..1. With
-  hybrid recall, the memory is also read in its context (it and the memories just before
-  it, :mod:`priomem._recall`), and the higher of the two cosines counts.
-- ``lexical``: share of the query's word evidence (BM25 weight) the memory matches, or
-  inherits from the memories just before it, 0..1 (0 for every memory when hybrid
-  retrieval is off; the term is then left out).
+- ``similarity``: cosine similarity of query and memory embeddings, clipped to 0..1. A turn
+  of a thread (``remember(..., thread=...)``) is also read in its context (it and the turns
+  just before it, :mod:`priomem._recall`), and the higher of the two cosines counts; a
+  memory without a thread is judged on its own.
+- ``lexical``: share of the query's word evidence (BM25 weight) the memory matches, or a
+  turn inherits from the turns just before it, 0..1 (0 for every memory when hybrid
+  retrieval is off; the term is then left out). Only *specific* words count (held by at
+  most about one memory in six of the namespace, fully from one in 51), and for notes only
+  literal ones (codes, numbers, identifiers, names: :func:`priomem._lexical.literal_terms`),
+  which the embedding cannot tell from their near misses. So words add evidence where
+  meaning alone is blind and never outvote it on ordinary words.
 - ``priority``: (priority - 1) / 3, so LOW 0, MEDIUM 1/3, HIGH 2/3, CRITICAL 1.
 - ``recency``: 0.5 ** (age / half_life), age counted from ``created_at``.
 - ``access``: log(1 + access_count) / log(1 + 32), capped at 1.
 
-With the default weights (1.0, 0.5, 0.08, 0.10, 0.04) similarity dominates: priority moves
-a memory by at most 0.08 of similarity (CRITICAL over LOW), recency and access by at most
-0.10 and 0.04. So, against an equally recent LOW memory with the same word evidence, a
-CRITICAL memory wins when the LOW one is up to 0.08 closer in similarity (both used
-alike), and never when it is more than 0.12 closer (0.08 + 0.04 for the largest possible
-access difference): inside the 0.05 / 0.15 band the design asks for, which
-``tests/test_recall.py`` checks. The lexical weight was measured on LoCoMo
-(``benchmarks/locomo.py``): 0.5 beside similarity 1.0 was within a point of the best
-R@5 and R@10 of the weights 0.3 to 1.0 tried.
+With the default weights (1.0, 0.5, 0.08, 0.10, 0.04) relevance dominates: priority moves
+a memory by at most 0.08 of fused relevance (similarity + 0.5 x lexical) (CRITICAL over
+LOW), recency and access by at most 0.10 and 0.04. So, against an equally recent LOW
+memory, a CRITICAL memory wins when the LOW one is up to 0.08 more relevant after fusion
+(both used alike), and never when it is more than 0.12 more relevant (0.08 + 0.04 for the
+largest possible access difference): inside the 0.05 / 0.15 band the design asks for,
+which ``tests/test_recall.py`` checks. Priority breaks near-ties of the *fused* relevance;
+since ordinary words carry no evidence for notes, a debug note that repeats the
+question's words is a near-tie of the answer, not a clear winner. The lexical weight was
+measured on LoCoMo (``benchmarks/locomo.py``): 0.5 beside similarity 1.0 was within a
+point of the best R@5 and R@10 of the weights 0.3 to 1.0 tried; on the operational
+benchmark (``benchmarks/ops.py``) 0.3 to 0.8 were within a point of each other.
 """
 
 from __future__ import annotations

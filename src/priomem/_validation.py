@@ -16,6 +16,7 @@ from priomem._errors import InvalidInputError, WrongTypeError
 from priomem._models import MetadataValue
 
 __all__ = [
+    "MAX_REFS",
     "content_hash",
     "validate_content",
     "validate_id",
@@ -33,6 +34,8 @@ ID_RE = re.compile(r"^[A-Za-z0-9_.\-:]{1,128}$")
 THREAD_RE = re.compile(r"[A-Za-z0-9_.\-:@/#+=]{1,128}")
 _TAG_EXTRA = set("-_.:/@#+")
 MAX_TAG_CHARS = 64
+#: Related ids a memory may carry (``refs``).
+MAX_REFS = 64
 MAX_METADATA_STR = 8192
 _INT64 = 2**63 - 1
 _WS = re.compile(r"\s+")
@@ -67,7 +70,7 @@ def validate_namespace(value: Any, field: str = "namespace") -> str:
     """1-128 ASCII letters, digits and ``_ . - : @``."""
     if not isinstance(value, str):
         raise WrongTypeError(f"{field}: expected a string, got {type(value).__name__}.", field=field)
-    if not NAMESPACE_RE.match(value):
+    if not NAMESPACE_RE.fullmatch(value):
         raise InvalidInputError(
             f"{field}: {_short(value)} is not a valid namespace; use 1-128 ASCII letters, digits "
             "and _ . - : @ (for example 'user:alice' or 'agent-7').",
@@ -167,7 +170,7 @@ def validate_metadata(value: Any, max_keys: int, field: str = "metadata") -> dic
         raise InvalidInputError(f"{field}: {len(value)} keys is over the limit of {max_keys}.", field=field)
     result: dict[str, MetadataValue] = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not METADATA_KEY_RE.match(key):
+        if not isinstance(key, str) or not METADATA_KEY_RE.fullmatch(key):
             raise InvalidInputError(
                 f"{field}: key {_short(key)} is not valid; use 1-64 ASCII letters, digits, _ . - "
                 "(not starting with . or -).",
@@ -209,7 +212,7 @@ def validate_metadata(value: Any, max_keys: int, field: str = "metadata") -> dic
 def validate_id(value: Any, field: str = "id") -> str:
     if not isinstance(value, str):
         raise WrongTypeError(f"{field}: expected a string id, got {type(value).__name__}.", field=field)
-    if not ID_RE.match(value):
+    if not ID_RE.fullmatch(value):
         raise InvalidInputError(
             f"{field}: {_short(value)} is not a memory id; ids are 1-128 letters, digits and _ . - :.",
             field=field,
@@ -217,10 +220,19 @@ def validate_id(value: Any, field: str = "id") -> str:
     return value
 
 
-def validate_ids(value: Any, field: str = "ids") -> tuple[str, ...]:
+def validate_ids(value: Any, field: str = "ids", max_count: int | None = None) -> tuple[str, ...]:
+    """Distinct memory ids; with ``max_count``, at most that many (refs are stored as one
+    Chroma metadata list, and a list of a few thousand entries breaks a collection)."""
     if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, Mapping):
         raise WrongTypeError(f"{field}: expected a list of ids, got {type(value).__name__}.", field=field)
-    return tuple(dict.fromkeys(validate_id(v, field) for v in value))
+    ids = tuple(dict.fromkeys(validate_id(v, field) for v in value))
+    if max_count is not None and len(ids) > max_count:
+        raise InvalidInputError(
+            f"{field}: {len(ids)} ids is over the limit of {max_count}; keep the closest relations "
+            "(or record the rest in one memory of their own).",
+            field=field,
+        )
+    return ids
 
 
 def validate_k(value: Any, max_k: int, field: str = "k") -> int:

@@ -99,6 +99,13 @@ class RememberArgs(_Args):
     refs: list[str] = Field(
         default_factory=list, description="Ids of related memories (lineage, follow-ups)."
     )
+    thread: str | None = Field(
+        default=None,
+        description=(
+            "The conversation or session this is a turn of (e.g. 'chat-2024-03-02'): turns of one "
+            "thread are recalled in each other's context. Omit for a self-contained note."
+        ),
+    )
 
 
 class RememberResult(BaseModel):
@@ -329,6 +336,7 @@ class MemoryTools:
             metadata=args.metadata,
             ttl=args.ttl,
             refs=args.refs,
+            thread=args.thread,
         )
         return RememberResult(
             id=memory.id,

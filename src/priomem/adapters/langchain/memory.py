@@ -92,6 +92,9 @@ class PriomemMemory(BaseMemory):
     """Gives each saved exchange its priority."""
     tags: list[str] = Field(default_factory=list)
     """Tags every saved exchange carries."""
+    thread: str | None = None
+    """The conversation the saved exchanges are turns of: recalled in each other's context
+    (None: each exchange is judged on its own)."""
     ttl: timedelta | str | float | None = None
     """Forget saved exchanges after this long (None: the priority's default retention)."""
     human_prefix: str = "Human"
@@ -151,6 +154,7 @@ class PriomemMemory(BaseMemory):
             "namespace": self.namespace,
             "tags": self.tags,
             "ttl": self.ttl,
+            "thread": self.thread,
             "metadata": {"kind": "exchange"},
         }
 
