@@ -395,3 +395,30 @@ def test_a_clearly_better_low_memory_still_wins(chroma_client: object, real_embe
         eng.remember("debug: the orders loader retry count is set to 5", priority="low")
         hits = eng.recall("what is the retry count of the orders loader?", k=2)
     assert hits[0].memory.priority is Priority.LOW
+
+
+def test_a_large_namespace_looks_up_only_what_its_candidates_lack(
+    engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past EAGER_LOOKUPS memories the look-ups wait for the dense pool: the identifier is
+    still found by its words, and a word the candidates hold is weighed without a look-up."""
+    from priomem import _recall
+
+    monkeypatch.setattr(_recall, "EAGER_LOOKUPS", 50)
+    monkeypatch.setattr(_recall, "DENSE_POOL", 10)
+    engine.remember_many(_noise(200))
+    target = engine.remember("Ticket INC-48213 was closed after the disk was replaced")
+    looked_up: list[list[str]] = []
+    real = _recall.HybridSearcher._look_up
+
+    def spy(self: Any, ns: str, terms: list[str]) -> Any:
+        looked_up.append(list(terms))
+        return real(self, ns, terms)
+
+    monkeypatch.setattr(_recall.HybridSearcher, "_look_up", spy)
+    first = engine.recall("what happened with INC-48213", k=3)  # size not known yet: eager
+    # 201 memories now: deferred, and the best candidate (the same text) holds both terms.
+    second = engine.recall("Ticket INC-48213 was closed after the disk was replaced", k=3)
+    for hits in (first, second):
+        assert hits[0].memory.id == target.id and hits[0].parts.lexical > 0
+    assert looked_up[0] == ["inc", "48213"] and len(looked_up) == 1  # candidates held both terms

@@ -62,6 +62,9 @@ __all__ = ["CONTEXT_DECAY", "DENSE_POOL", "LEXICAL_POOL", "HybridSearcher"]
 DENSE_POOL = 50
 #: Candidates with the most specific rare-term evidence read beside the dense pool.
 LEXICAL_POOL = 30
+#: A filter matching fewer memories than this (when the dense pool holds too few of them)
+#: is answered exactly, from all of its matches.
+SELECTIVE = 200
 #: Candidates read at most to rerank a recall among notes (or 3k, when larger); past them
 #: the dense order stands.
 RERANK = 15
@@ -69,6 +72,13 @@ RERANK = 15
 FOLLOWED = 10
 #: A term held by this many memories or more is common: its look-up stops there.
 TERM_CAP = 200
+#: Above this many memories, a namespace's term look-ups cost more than embedding the query
+#: (embedded Chroma's filtered reads grow with the collection: about 12 ms each at 100,000
+#: memories, whatever they match), so they wait for the dense candidates and only terms that
+#: no candidate holds are looked up: those are the ones whose holders the dense pool missed.
+EAGER_LOOKUPS = 20_000
+#: Seconds a namespace's size is trusted (it only weighs words, through their IDF).
+COUNT_TTL = 10.0
 #: Seconds a term found common is not looked up again, and how many such terms are kept.
 COMMON_TTL = 60.0
 COMMON_CACHE = 4096
@@ -84,6 +94,13 @@ class _Terms:
     common: list[str] = field(default_factory=list)
     doc_count: int = 0
     literal: frozenset[str] = frozenset()
+    #: Terms not looked up because candidates hold them: IDF from their share of those.
+    estimated: list[str] = field(default_factory=list)
+
+    def merge(self, other: _Terms) -> None:
+        self.postings.update(other.postings)
+        self.common += [t for t in other.common if t not in self.common]
+        self.doc_count = other.doc_count or self.doc_count
 
     def rare_idf(self) -> dict[str, float]:
         return {t: _lexical.idf(self.doc_count, len(ids)) for t, ids in self.postings.items() if ids}
@@ -94,6 +111,11 @@ class _Terms:
         for term in self.common:
             share = sum(term in terms for terms, _ in known.values()) / max(len(known), 1)
             out[term] = _lexical.idf(self.doc_count, round(max(TERM_CAP, share * self.doc_count)))
+        for term in self.estimated:
+            holders = sum(term in terms for terms, _ in known.values())
+            if holders:
+                df = max(holders, round(holders / max(len(known), 1) * self.doc_count))
+                out[term] = _lexical.idf(self.doc_count, df)
         return out
 
 
@@ -137,6 +159,8 @@ class HybridSearcher:
         self._common_lock = threading.Lock()
         #: Namespaces whose recalls met thread turns: their first query reads vectors too.
         self._threaded: set[str] = set()
+        #: Namespace sizes, with when they stop being trusted (they only weigh words).
+        self._sizes: dict[str, tuple[float, int]] = {}
 
     def _look_up(self, ns: str, terms: list[str]) -> Callable[[], _Terms]:
         """Start the term look-ups on the worker threads; the result waits for them.
@@ -147,7 +171,7 @@ class HybridSearcher:
         """
         store = self._store
         key = _lexical.term_key(ns)
-        count = self._pool.submit(store.count, ns)
+        count = self._count(ns)
         now = time.monotonic()
         with self._common_lock:
             common = [t for t in terms if self._common.get((ns, t), 0.0) > now]
@@ -158,7 +182,7 @@ class HybridSearcher:
         }
 
         def result() -> _Terms:
-            out = _Terms(common=list(common), doc_count=count.result())
+            out = _Terms(common=list(common), doc_count=count())
             for term, future in found.items():
                 ids = future.result()
                 if len(ids) >= TERM_CAP:
@@ -169,6 +193,35 @@ class HybridSearcher:
             return out
 
         return result
+
+    def _count(self, ns: str) -> Callable[[], int]:
+        """The namespace's size: trusted for ``COUNT_TTL`` seconds, else read on a worker."""
+        cached = self._sizes.get(ns)
+        if cached is not None and cached[0] > time.monotonic():
+            return lambda: cached[1]
+        future = self._pool.submit(self._store.count, ns)
+
+        def result() -> int:
+            size = future.result()
+            self._sizes[ns] = (time.monotonic() + COUNT_TTL, size)
+            return size
+
+        return result
+
+    def _eager(self, ns: str) -> bool:
+        """Whether term look-ups start with the query embedding (a namespace not known large)."""
+        cached = self._sizes.get(ns)
+        return cached is None or cached[1] <= EAGER_LOOKUPS
+
+    def _deferred(self, ns: str, found: _Terms, wanted: list[str], rows: Mapping[str, Row]) -> None:
+        """In a large namespace: look up the wanted terms no candidate holds; the others'
+        IDF is estimated from the candidates."""
+        present: set[str] = set()
+        for row in rows.values():
+            present |= _terms(row.metadata)[0]
+        absent = [t for t in wanted if t not in present]
+        found.estimated += [t for t in wanted if t in present and t not in found.estimated]
+        found.merge(self._look_up(ns, absent)() if absent else _Terms(doc_count=self._count(ns)()))
 
     def _remember_common(self, ns: str, term: str) -> None:
         with self._common_lock:
@@ -199,20 +252,29 @@ class HybridSearcher:
         # Notes take word evidence from literal terms only; only a namespace with thread
         # turns needs every term's holders.
         wanted = terms if threaded else [t for t in terms if t in literal]
-        looked_up = self._look_up(ns, wanted) if wanted else None
+        eager = bool(wanted) and self._eager(ns)
+        looked_up = self._look_up(ns, wanted) if eager else None
         vector = self._embed_query(text)
         found = looked_up() if looked_up is not None else _Terms()
         found.literal = literal
+        later = [] if eager else wanted
         if threaded or not flt.empty:
-            return self._search_pool(vector, k, ns, flt, now, found)
-        hits = self._search_notes(vector, k, ns, flt, now, found)
+            return self._search_pool(vector, k, ns, flt, now, found, later)
+        hits = self._search_notes(vector, k, ns, flt, now, found, later)
         if hits is None:  # the namespace holds thread turns: read them in their context
             self._threaded.add(ns)
             return self.search(text, k, ns, flt, now)
         return hits
 
     def _search_notes(
-        self, vector: np.ndarray, k: int, ns: str, flt: Filter, now: datetime, found: _Terms
+        self,
+        vector: np.ndarray,
+        k: int,
+        ns: str,
+        flt: Filter,
+        now: datetime,
+        found: _Terms,
+        later: list[str],
     ) -> list[RecallHit] | None:
         """Recall without filters in a namespace of notes: the dense pool's ids and
         similarities first, then documents and metadata only for the candidates that can
@@ -226,39 +288,69 @@ class HybridSearcher:
             return []
         sims = dict(near)
         floor = near[-1][1] if len(near) >= size else -1.0
+        rows: dict[str, Row] = {}
+        chosen = self._candidates(k, sims, floor, found, rows)
+        if not self._hydrate(ns, chosen, sims, rows):
+            return None
+        if later:
+            self._deferred(ns, found, later, rows)
+            # The holders of the terms just looked up get places of their own.
+            extra = self._candidates(k, sims, floor, found, rows, room=max(3 * k, RERANK))
+            if not self._hydrate(ns, extra, sims, rows):
+                return None
+        live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
+        if len(live) < k:
+            # Expired memories took places: read every candidate left.
+            rest = self._candidates(k, sims, floor, found, rows, everything=True)
+            if not self._hydrate(ns, rest, sims, rows):
+                return None
+            live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
+        return self._score(vector, live, found, ns, now)[:k] if live else []
+
+    def _candidates(
+        self,
+        k: int,
+        sims: Mapping[str, float],
+        floor: float,
+        found: _Terms,
+        rows: Mapping[str, Row],
+        *,
+        everything: bool = False,
+        room: int | None = None,
+    ) -> list[str]:
+        """The candidates still to read that can make the top k, best bound first (at most
+        ``max(3k, RERANK)`` read in all, unless ``everything``).
+
+        A candidate's bound is its score with the best priority, recency and access, and
+        the most word evidence its terms allow; every score is at least its weighted
+        similarity, so the k-th best of those bounds the k-th score from below.
+        """
         weights = _specific(found.rare_idf(), found.literal)
         total = sum(found.rare_idf().values())
         held: dict[str, float] = {}
         for term, weight in weights.items():
             for rid in found.postings.get(term, ()) if weight > 0 else ():
                 held[rid] = held.get(rid, 0.0) + weight
-        common_literal = any(t in found.literal for t in found.common)
+        unknown = any(t in found.literal for t in (*found.common, *found.estimated))
         w = self._settings.weights
         boosts = w.priority + w.recency + w.access
         w_lex = w.lexical if self._settings.hybrid else 0.0
 
         def bound(rid: str) -> float:
-            if common_literal or total <= 0:
-                lex = 1.0 if common_literal else 0.0
+            if unknown or total <= 0:
+                lex = 1.0 if unknown else 0.0
             else:
                 lex = min(1.0, held.get(rid, 0.0) * _lexical.MAX_SATURATION / total)
             return w.similarity * max(sims.get(rid, floor), 0.0) + w_lex * lex + boosts
 
-        # Every score is at least its weighted similarity: the k-th best of those bounds
-        # the k-th score from below, and a candidate that cannot beat it is never read.
         floor_k = sorted((w.similarity * max(v, 0.0) for v in sims.values()), reverse=True)[:k][-1]
-        order = sorted((r for r in {*sims, *held} if bound(r) >= floor_k), key=lambda r: (-bound(r), r))
-        chosen = order[: max(3 * k, RERANK)]
-        rows: dict[str, Row] = {}
-        if not self._hydrate(ns, chosen, sims, rows):
-            return None
-        live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
-        if len(live) < k and len(order) > len(chosen):
-            # Expired memories took places: read the rest of the candidates.
-            if not self._hydrate(ns, order[len(chosen) :], sims, rows):
-                return None
-            live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
-        return self._score(vector, live, found, ns, now)[:k] if live else []
+        order = sorted(
+            (r for r in {*sims, *held} if r not in rows and (everything or bound(r) >= floor_k)),
+            key=lambda r: (-bound(r), r),
+        )
+        if everything:
+            return order
+        return order[: room if room is not None else max(0, max(3 * k, RERANK) - len(rows))]
 
     def _hydrate(self, ns: str, ids: list[str], sims: Mapping[str, float], rows: dict[str, Row]) -> bool:
         """Read ``ids`` into ``rows`` (vectors only for those the dense pool did not rank);
@@ -274,24 +366,40 @@ class HybridSearcher:
         return True
 
     def _search_pool(
-        self, vector: np.ndarray, k: int, ns: str, flt: Filter, now: datetime, found: _Terms
+        self,
+        vector: np.ndarray,
+        k: int,
+        ns: str,
+        flt: Filter,
+        now: datetime,
+        found: _Terms,
+        later: list[str],
     ) -> list[RecallHit]:
         """Recall that reads the whole dense pool: with filters, or among thread turns."""
         now_e = epoch(now)
         vectors = ns in self._threaded
-        lexical = self._lexical_rows(ns, found)
+        lexical = self._lexical_rows(ns, found) if not later else ([], None)
         size = max(k, DENSE_POOL)
         dense = self._store.query(ns, vector, size, embeddings=vectors)
         rows = {r.id: r for r in dense}
+        if later:
+            self._deferred(ns, found, later, rows)
+            lexical = self._lexical_rows(ns, found)
         for row in lexical[1].result() if lexical[1] is not None else []:
             rows.setdefault(row.id, row)
         if any(_in_thread(r) for r in rows.values()):
             self._add_context(ns, rows, [*list(rows)[:FOLLOWED], *lexical[0][:FOLLOWED]])
         live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
         if len(live) < k and not flt.empty and len(dense) >= size:
-            # The filter is selective: ask Chroma for the nearest matching records directly
-            # (expiry is checked here, in Python: a range clause costs the whole store).
-            for row in self._store.query(ns, vector, size, where=flt.where(), embeddings=vectors):
+            # The filter is selective. When few memories match, read them all and rank them
+            # exactly (Chroma's filtered HNSW search can miss the only match: 1 in 30 runs of
+            # tests/test_engine.py's case); else ask for the nearest matching ones. Expiry is
+            # checked here, in Python: a range clause costs the whole store.
+            where = flt.where()
+            matching = self._store.get(ns, where=where, limit=SELECTIVE, embeddings=True)
+            if len(matching) >= SELECTIVE:
+                matching = self._store.query(ns, vector, size, where=where, embeddings=vectors)
+            for row in matching:
                 rows.setdefault(row.id, row)
                 if flt.matches(row.metadata, now_e):
                     live.setdefault(row.id, row)
