@@ -6,6 +6,7 @@ import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -430,3 +431,41 @@ def test_reinforcing_cannot_grow_a_memory_past_its_bounds(engine: MemoryEngine) 
         engine.remember("the same fact", tags=["one-more"])
     (only,) = engine.list()
     assert len(only.tags) == limit and engine.recall("the same fact")[0].memory.id == only.id
+
+
+def test_a_large_write_that_fails_part_way_leaves_nothing_behind(chroma_client: object) -> None:
+    from priomem import HashEmbedder
+    from priomem._engine import WRITE_STEP
+
+    class Failing(HashEmbedder):
+        calls = 0
+
+        def embed_documents(self, texts: Any) -> Any:
+            Failing.calls += 1
+            if Failing.calls == 3:
+                raise RuntimeError("model server timed out")
+            return super().embed_documents(texts)
+
+    with MemoryEngine(client=chroma_client, embedder=Failing(64), settings=Settings()) as eng:
+        eng.remember("already here")
+        Failing.calls = 0
+        with pytest.raises(RuntimeError, match="timed out"):
+            eng.remember_many([{"content": f"note {i}"} for i in range(3 * WRITE_STEP)])
+        assert [m.content for m in eng.list(limit=1000)] == ["already here"]
+
+
+def test_consolidation_leaves_turns_of_threads_alone(engine: MemoryEngine) -> None:
+    engine.remember("Yes, last Saturday, it was amazing!", thread="chat-alice")
+    engine.remember("Yes, last Saturday, it was amazing!", thread="chat-bob")
+    assert engine.consolidate(window="1h", min_similarity=0.5) == []
+    assert sorted(m.thread or "" for m in engine.list()) == ["chat-alice", "chat-bob"]
+
+
+def test_reimporting_a_thread_links_no_turn_to_itself(engine: MemoryEngine, tmp_path: Path) -> None:
+    engine.remember_many([{"content": f"turn {i} here", "thread": "t"} for i in range(4)])
+    engine.export(tmp_path / "x.jsonl")
+    engine.import_(tmp_path / "x.jsonl")
+    rows = engine._store.get("default", documents=False)
+    for row in rows:
+        assert row.id not in (row.metadata.get("pm_prev"), row.metadata.get("pm_prev2"))
+    assert sum("pm_prev" not in r.metadata for r in rows) == 1

@@ -39,7 +39,7 @@ WINDOW = timedelta(hours=1)
 
 
 def _stored_tail(
-    store: ChromaStore, namespace: str, thread: str, first: float, now_e: float
+    store: ChromaStore, namespace: str, thread: str, first: float, now_e: float, exclude: set[str]
 ) -> list[tuple[str, float]]:
     """The last two live stored turns of ``thread`` created in ``[first - WINDOW, first]``, oldest first."""
     hour = first // 3600
@@ -49,7 +49,8 @@ def _stored_tail(
     key = {
         r.id: (float(r.metadata.get("pm_created", 0.0)), float(r.metadata.get("pm_stored", 0.0)))
         for r in rows
-        if first - window <= float(r.metadata.get("pm_created", 0.0)) <= first
+        if r.id not in exclude
+        and first - window <= float(r.metadata.get("pm_created", 0.0)) <= first
         and float(r.metadata.get("pm_expires", NEVER)) > now_e
     }
     if not key:
@@ -84,9 +85,14 @@ def link(store: ChromaStore, namespace: str, new: Sequence[Memory], now_e: float
         if memory.thread is not None:
             threads.setdefault(memory.thread, []).append(index)
     window = WINDOW.total_seconds()
+    if threads:
+        store.mark_threads(namespace)
+    ids = {m.id for m in new}
     for thread, indexes in threads.items():
         order = sorted(indexes, key=lambda i: (epoch(new[i].created_at), i))
-        sequence = _stored_tail(store, namespace, thread, epoch(new[order[0]].created_at), now_e)
+        # A memory written again (an import) is never its own predecessor.
+        stored = _stored_tail(store, namespace, thread, epoch(new[order[0]].created_at), now_e, ids)
+        sequence = stored
         offset = len(sequence)
         sequence += [(new[i].id, epoch(new[i].created_at)) for i in order]
         for position, index in enumerate(order, start=offset):

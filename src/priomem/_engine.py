@@ -29,7 +29,7 @@ from priomem._models import ForgetReport, Memory, RecallHit
 from priomem._pressure import Pressure
 from priomem._priority import Priority, PriorityLike
 from priomem._quota import Quota
-from priomem._recall import HybridSearcher
+from priomem._recall import HybridSearcher, run_soon
 from priomem._records import USER_PREFIX, decode, encode, epoch, new_id
 from priomem._requests import Item, prepare_item, prepare_items
 from priomem._retention import RetentionPolicy
@@ -276,7 +276,7 @@ class MemoryEngine:
         # The duplicate look-up is a filtered read, whose cost grows with the namespace
         # (about 12 ms at 100,000 memories): for a small write it runs on a worker while
         # the texts are embedded, which a duplicate then did not need.
-        lookup = self._pool.submit(self._existing, namespace, hashes, now_e)
+        lookup = run_soon(self._pool, self._existing, namespace, hashes, now_e)
         vectors: dict[str, np.ndarray] = {}
         if len(items) <= WRITE_STEP:
             try:
@@ -353,8 +353,9 @@ class MemoryEngine:
         """Embed and store ``new``: each batch is written on a worker while the next one is
         embedded, so a large write costs about its embedding alone.
 
-        Should the store fail part-way through, the batches before stay stored (remembering
-        them again reinforces them, nothing is duplicated) and the error is raised.
+        Should embedding or the store fail part-way through, the batches already stored are
+        deleted again and the error is raised: a refused write leaves the memories as they
+        were.
         """
         encoded = [encode(m) for m in new]
         links = _context.link(self._store, namespace, new, now_e)
@@ -368,13 +369,15 @@ class MemoryEngine:
             self._store.upsert(namespace, [m.id for m in new], matrix, [e[0] for e in encoded], metas)
             return
         pending: Future[None] | None = None
+        sent = 0
         try:
             for start in range(0, len(new), step):
                 end = start + step
                 matrix = self._embed_documents([m.content for m in new[start:end]])
                 if pending is not None:
                     pending.result()
-                pending = self._pool.submit(
+                pending = run_soon(
+                    self._pool,
                     self._store.upsert,
                     namespace,
                     [m.id for m in new[start:end]],
@@ -382,9 +385,16 @@ class MemoryEngine:
                     [e[0] for e in encoded[start:end]],
                     metas[start:end],
                 )
-        finally:
+                sent = end
             if pending is not None:
                 pending.result()
+        except BaseException:
+            if pending is not None:
+                with suppress(Exception):
+                    pending.result()
+            with suppress(Exception):  # the original error is the one to report
+                self._store.delete(namespace, [m.id for m in new[:sent]])
+            raise
 
     def _reinforce(self, base: Memory, item: Item, now: datetime, retention: RetentionPolicy) -> Memory:
         priority = max(base.priority, item.priority)
@@ -408,7 +418,7 @@ class MemoryEngine:
             ("refs", len(refs), MAX_REFS),
             ("metadata", len(metadata), self.settings.max_metadata_keys),
         ):
-            if size > limit:
+            if size > limit and size > len(getattr(base, name)):
                 raise InvalidInputError(
                     f"{name}: reinforcing memory {base.id} would give it {size} {name} entries, over the "
                     f"limit of {limit}; forget it first or store the new facts as a separate memory.",

@@ -29,6 +29,7 @@ from priomem._priority import Priority
 from priomem._records import decode, encode, epoch, from_epoch
 from priomem._timeparse import parse_time, utcnow
 from priomem._validation import (
+    MAX_REFS,
     content_hash,
     validate_content,
     validate_id,
@@ -165,7 +166,7 @@ def _memory(record: Mapping[str, Any], line: int, namespace_override: str | None
             last_accessed_at=_opt_time(record.get("last_accessed_at"), f"{where}.last_accessed_at"),
             access_count=int(record.get("access_count", 0)),
             expires_at=_opt_time(record.get("expires_at"), f"{where}.expires_at"),
-            refs=validate_ids(record.get("refs") or (), field=f"{where}.refs"),
+            refs=validate_ids(record.get("refs") or (), field=f"{where}.refs", max_count=MAX_REFS),
             consolidated_from=validate_ids(
                 record.get("consolidated_from") or (), field=f"{where}.consolidated_from"
             ),

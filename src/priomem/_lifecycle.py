@@ -75,6 +75,8 @@ def consolidate_namespace(
         # Never merge across data subjects or classifications: erasure and retention need them apart.
         partitions: dict[tuple[Any, Any], list[Any]] = {}
         for row in rows:
+            if row.metadata.get("pm_thread"):
+                continue  # turns of a conversation are not notes to merge: each has its context
             key = (
                 row.metadata.get(USER_PREFIX + "subject"),
                 row.metadata.get(USER_PREFIX + CLASSIFICATION_KEY),

@@ -51,11 +51,11 @@ from priomem import _lexical, _scoring
 from priomem._context import PREV_KEYS
 from priomem._filters import Filter
 from priomem._models import RecallHit
-from priomem._records import decode, epoch
+from priomem._records import decode, epoch, id_time
 from priomem._settings import Settings
 from priomem._store import ChromaStore, Row
 
-__all__ = ["CONTEXT_DECAY", "DENSE_POOL", "LEXICAL_POOL", "HybridSearcher"]
+__all__ = ["CONTEXT_DECAY", "DENSE_POOL", "LEXICAL_POOL", "HybridSearcher", "run_soon"]
 
 #: Dense candidates per recall (or k, when larger). Independent of k below it, so the
 #: top 5 of a recall are the first 5 of the top 25.
@@ -65,9 +65,6 @@ LEXICAL_POOL = 30
 #: A filter matching fewer memories than this (when the dense pool holds too few of them)
 #: is answered exactly, from all of its matches.
 SELECTIVE = 200
-#: Candidates read at most to rerank a recall among notes (or 3k, when larger); past them
-#: the dense order stands.
-RERANK = 15
 #: The strongest dense and lexical candidates whose followers (in their thread) join.
 FOLLOWED = 10
 #: A term held by this many memories or more is common: its look-up stops there.
@@ -77,6 +74,9 @@ TERM_CAP = 200
 #: memories, whatever they match), so they wait for the dense candidates and only terms that
 #: no candidate holds are looked up: those are the ones whose holders the dense pool missed.
 EAGER_LOOKUPS = 20_000
+#: Seconds a namespace found without thread turns is trusted to have none (another process
+#: may write its first turn meanwhile; until then its turns are read as notes).
+THREADS_TTL = 2.0
 #: Seconds a namespace's size is trusted (it only weighs words, through their IDF).
 COUNT_TTL = 10.0
 #: Seconds a term found common is not looked up again, and how many such terms are kept.
@@ -112,11 +112,26 @@ class _Terms:
             share = sum(term in terms for terms, _ in known.values()) / max(len(known), 1)
             out[term] = _lexical.idf(self.doc_count, round(max(TERM_CAP, share * self.doc_count)))
         for term in self.estimated:
+            # The candidates are the query's nearest memories, not a sample: their share
+            # would overstate how common the term is. Its holders among them are a floor.
             holders = sum(term in terms for terms, _ in known.values())
             if holders:
-                df = max(holders, round(holders / max(len(known), 1) * self.doc_count))
-                out[term] = _lexical.idf(self.doc_count, df)
+                out[term] = _lexical.idf(self.doc_count, holders)
         return out
+
+
+def run_soon(pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+    """``pool.submit``, or the call made at once when the pool takes no more work (the
+    interpreter is exiting: an ``atexit`` handler may still remember and recall)."""
+    try:
+        return pool.submit(fn, *args, **kwargs)
+    except RuntimeError:
+        done: Future[Any] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
 
 
 def _specific(idfs: Mapping[str, float], literal: frozenset[str] | None = None) -> dict[str, float]:
@@ -159,6 +174,8 @@ class HybridSearcher:
         self._common_lock = threading.Lock()
         #: Namespaces whose recalls met thread turns: their first query reads vectors too.
         self._threaded: set[str] = set()
+        #: When a namespace that held no thread turns is to be asked again.
+        self._thread_checks: dict[str, float] = {}
         #: Namespace sizes, with when they stop being trusted (they only weigh words).
         self._sizes: dict[str, tuple[float, int]] = {}
 
@@ -176,7 +193,7 @@ class HybridSearcher:
         with self._common_lock:
             common = [t for t in terms if self._common.get((ns, t), 0.0) > now]
         found = {
-            t: self._pool.submit(store.ids, ns, where={"pm_terms": {"$contains": key + t}}, limit=TERM_CAP)
+            t: run_soon(self._pool, store.ids, ns, where={"pm_terms": {"$contains": key + t}}, limit=TERM_CAP)
             for t in terms
             if t not in common
         }
@@ -199,19 +216,19 @@ class HybridSearcher:
         cached = self._sizes.get(ns)
         if cached is not None and cached[0] > time.monotonic():
             return lambda: cached[1]
-        future = self._pool.submit(self._store.count, ns)
+        future = run_soon(self._pool, self._store.count, ns)
 
         def result() -> int:
-            size = future.result()
+            size = int(future.result())
             self._sizes[ns] = (time.monotonic() + COUNT_TTL, size)
             return size
 
         return result
 
     def _eager(self, ns: str) -> bool:
-        """Whether term look-ups start with the query embedding (a namespace not known large)."""
-        cached = self._sizes.get(ns)
-        return cached is None or cached[1] <= EAGER_LOOKUPS
+        """Whether term look-ups start with the query embedding: in a namespace of at most
+        ``EAGER_LOOKUPS`` memories (its size read now when not known)."""
+        return self._count(ns)() <= EAGER_LOOKUPS
 
     def _deferred(self, ns: str, found: _Terms, wanted: list[str], rows: Mapping[str, Row]) -> None:
         """In a large namespace: look up the wanted terms no candidate holds; the others'
@@ -242,11 +259,25 @@ class HybridSearcher:
         ranked = sorted(mass, key=lambda r: (-mass[r], r))[:LEXICAL_POOL]
         if not ranked:
             return [], None
-        return ranked, self._pool.submit(self._store.get, ns, ids=ranked, embeddings=True)
+        return ranked, run_soon(self._pool, self._store.get, ns, ids=ranked, embeddings=True)
+
+    def _has_threads(self, ns: str) -> bool:
+        """Whether the namespace holds thread turns: as its collection says, read again at
+        most every ``THREADS_TTL`` seconds while it says no."""
+        if ns in self._threaded:
+            return True
+        now = time.monotonic()
+        if self._thread_checks.get(ns, 0.0) > now:
+            return False
+        if self._store.has_threads(ns):
+            self._threaded.add(ns)
+            return True
+        self._thread_checks[ns] = now + THREADS_TTL
+        return False
 
     def search(self, text: str, k: int, ns: str, flt: Filter, now: datetime) -> list[RecallHit]:
         hybrid = self._settings.hybrid
-        threaded = ns in self._threaded
+        threaded = self._has_threads(ns)
         terms = _lexical.query_terms(text) if hybrid else []
         literal = _lexical.literal_terms(text) if hybrid else frozenset()
         # Notes take word evidence from literal terms only; only a namespace with thread
@@ -259,8 +290,9 @@ class HybridSearcher:
         found.literal = literal
         later = [] if eager else wanted
         if threaded or not flt.empty:
-            return self._search_pool(vector, k, ns, flt, now, found, later)
-        hits = self._search_notes(vector, k, ns, flt, now, found, later)
+            hits = self._search_pool(vector, k, ns, flt, now, found, later)
+        else:
+            hits = self._search_notes(vector, k, ns, flt, now, found, later)
         if hits is None:  # the namespace holds thread turns: read them in their context
             self._threaded.add(ns)
             return self.search(text, k, ns, flt, now)
@@ -278,9 +310,13 @@ class HybridSearcher:
     ) -> list[RecallHit] | None:
         """Recall without filters in a namespace of notes: the dense pool's ids and
         similarities first, then documents and metadata only for the candidates that can
-        still make the top k (at most ``max(3k, RERANK)``; an upper bound of each one's
-        score, with the best priority, recency and access, says which). None when a
-        candidate turns out to be a thread turn."""
+        still make the top k. None when a candidate turns out to be a thread turn.
+
+        Each candidate has an upper bound of its score (:meth:`_bounds`). Candidates are
+        read best bound first, a few at a time, until none left unread has a bound above
+        the k-th best score read so far: the result is the one reading every candidate
+        would give.
+        """
         now_e = epoch(now)
         size = max(k, DENSE_POOL)
         near = self._store.nearest(ns, vector, size)
@@ -289,68 +325,78 @@ class HybridSearcher:
         sims = dict(near)
         floor = near[-1][1] if len(near) >= size else -1.0
         rows: dict[str, Row] = {}
-        chosen = self._candidates(k, sims, floor, found, rows)
-        if not self._hydrate(ns, chosen, sims, rows):
-            return None
-        if later:
-            self._deferred(ns, found, later, rows)
-            # The holders of the terms just looked up get places of their own.
-            extra = self._candidates(k, sims, floor, found, rows, room=max(3 * k, RERANK))
-            if not self._hydrate(ns, extra, sims, rows):
+        live: dict[str, Row] = {}
+        hits: list[RecallHit] = []
+        batch = max(k + 3, 8)
+        deferred = not later
+        norm = self._norm()
+        while True:
+            bounds = self._bounds(sims, floor, found, now)
+            kth = hits[k - 1].score * norm if len(hits) >= k else float("-inf")
+            unread = sorted(
+                (r for r in bounds if r not in rows and bounds[r] >= kth), key=lambda r: (-bounds[r], r)
+            )
+            if not unread:
+                if deferred:
+                    break
+                # In a large namespace: look up the literal terms no candidate read holds;
+                # their holders become candidates.
+                self._deferred(ns, found, later, rows)
+                deferred = True
+                hits = self._score(vector, live, found, ns, now) if live else []
+                continue
+            if not self._hydrate(ns, unread[:batch], sims, rows):
                 return None
-        live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
-        if len(live) < k:
-            # Expired memories took places: read every candidate left.
-            rest = self._candidates(k, sims, floor, found, rows, everything=True)
-            if not self._hydrate(ns, rest, sims, rows):
-                return None
+            batch = 2 * batch
             live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
-        return self._score(vector, live, found, ns, now)[:k] if live else []
+            hits = self._score(vector, live, found, ns, now) if live else []
+        return hits[:k]
 
-    def _candidates(
-        self,
-        k: int,
-        sims: Mapping[str, float],
-        floor: float,
-        found: _Terms,
-        rows: Mapping[str, Row],
-        *,
-        everything: bool = False,
-        room: int | None = None,
-    ) -> list[str]:
-        """The candidates still to read that can make the top k, best bound first (at most
-        ``max(3k, RERANK)`` read in all, unless ``everything``).
+    def _norm(self) -> float:
+        """The sum of the weights :func:`priomem._scoring.combine` divides by."""
+        w = self._settings.weights
+        lexical = w.lexical if self._settings.hybrid else 0.0
+        return w.similarity + lexical + w.priority + w.recency + w.access
 
-        A candidate's bound is its score with the best priority, recency and access, and
-        the most word evidence its terms allow; every score is at least its weighted
-        similarity, so the k-th best of those bounds the k-th score from below.
-        """
-        weights = _specific(found.rare_idf(), found.literal)
-        total = sum(found.rare_idf().values())
+    def _bounds(
+        self, sims: Mapping[str, float], floor: float, found: _Terms, now: datetime
+    ) -> dict[str, float]:
+        """An upper bound of each candidate's unnormalised score: its similarity (below the
+        dense pool's last one, for a memory only its words found), the most word evidence
+        the terms it is known to hold (and any term not looked up) allow, CRITICAL
+        priority, the most access, and the recency its id's creation time gives."""
+        w = self._settings.weights
+        w_lex = w.lexical if self._settings.hybrid else 0.0
+        rare = found.rare_idf()
+        weights = _specific(rare, found.literal)
+        total = sum(rare.values())
         held: dict[str, float] = {}
         for term, weight in weights.items():
             for rid in found.postings.get(term, ()) if weight > 0 else ():
                 held[rid] = held.get(rid, 0.0) + weight
-        unknown = any(t in found.literal for t in (*found.common, *found.estimated))
-        w = self._settings.weights
-        boosts = w.priority + w.recency + w.access
-        w_lex = w.lexical if self._settings.hybrid else 0.0
-
-        def bound(rid: str) -> float:
-            if unknown or total <= 0:
-                lex = 1.0 if unknown else 0.0
-            else:
-                lex = min(1.0, held.get(rid, 0.0) * _lexical.MAX_SATURATION / total)
-            return w.similarity * max(sims.get(rid, floor), 0.0) + w_lex * lex + boosts
-
-        floor_k = sorted((w.similarity * max(v, 0.0) for v in sims.values()), reverse=True)[:k][-1]
-        order = sorted(
-            (r for r in {*sims, *held} if r not in rows and (everything or bound(r) >= floor_k)),
-            key=lambda r: (-bound(r), r),
+        # The strongest holders of rare words that the dense pool missed.
+        outside = sorted((r for r in held if r not in sims), key=lambda r: (-held[r], r))[:LEXICAL_POOL]
+        n = max(found.doc_count, 1)
+        unknown = sum(
+            _specific({t: _lexical.idf(n, TERM_CAP if t in found.common else 1)}, found.literal)[t]
+            for t in {*found.common, *found.estimated}
         )
-        if everything:
-            return order
-        return order[: room if room is not None else max(0, max(3 * k, RERANK) - len(rows))]
+        out: dict[str, float] = {}
+        for rid in [*sims, *outside]:
+            mass = held.get(rid, 0.0) + unknown
+            lex = (
+                0.0 if mass <= 0 else 1.0 if total <= 0 else min(1.0, mass * _lexical.MAX_SATURATION / total)
+            )
+            made = id_time(rid)
+            recency = 1.0 if made is None else _scoring.recency_part(made, now, w.half_life_days)
+            out[rid] = (
+                w.similarity * max(sims.get(rid, floor), 0.0)
+                + w_lex * lex
+                + w.priority
+                + w.recency * recency
+                + w.access
+            )
+        return out
 
     def _hydrate(self, ns: str, ids: list[str], sims: Mapping[str, float], rows: dict[str, Row]) -> bool:
         """Read ``ids`` into ``rows`` (vectors only for those the dense pool did not rank);
@@ -374,8 +420,9 @@ class HybridSearcher:
         now: datetime,
         found: _Terms,
         later: list[str],
-    ) -> list[RecallHit]:
-        """Recall that reads the whole dense pool: with filters, or among thread turns."""
+    ) -> list[RecallHit] | None:
+        """Recall that reads the whole dense pool: with filters, or among thread turns.
+        None when thread turns are met in a namespace not known to hold them."""
         now_e = epoch(now)
         vectors = ns in self._threaded
         lexical = self._lexical_rows(ns, found) if not later else ([], None)
@@ -388,17 +435,19 @@ class HybridSearcher:
         for row in lexical[1].result() if lexical[1] is not None else []:
             rows.setdefault(row.id, row)
         if any(_in_thread(r) for r in rows.values()):
+            if not vectors:  # turns met first here: search again, every term looked up
+                return None
             self._add_context(ns, rows, [*list(rows)[:FOLLOWED], *lexical[0][:FOLLOWED]])
         live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
         if len(live) < k and not flt.empty and len(dense) >= size:
             # The filter is selective. When few memories match, read them all and rank them
             # exactly (Chroma's filtered HNSW search can miss the only match: 1 in 30 runs of
-            # tests/test_engine.py's case); else ask for the nearest matching ones. Expiry is
-            # checked here, in Python: a range clause costs the whole store.
+            # tests/test_engine.py's case); else ask for the nearest live matching ones.
             where = flt.where()
             matching = self._store.get(ns, where=where, limit=SELECTIVE, embeddings=True)
             if len(matching) >= SELECTIVE:
-                matching = self._store.query(ns, vector, size, where=where, embeddings=vectors)
+                live_where = flt.where(live_at=now_e)
+                matching = self._store.query(ns, vector, size, where=live_where, embeddings=vectors)
             for row in matching:
                 rows.setdefault(row.id, row)
                 if flt.matches(row.metadata, now_e):
@@ -437,7 +486,9 @@ class HybridSearcher:
         followed = [rid for rid in dict.fromkeys(strongest) if rid in rows and _in_thread(rows[rid])]
         # Filters are checked afterwards, in Python: a get by ids with a where clause is slow.
         followers = (
-            self._pool.submit(self._store.get, ns, where={PREV_KEYS[0]: {"$in": followed}}, embeddings=True)
+            run_soon(
+                self._pool, self._store.get, ns, where={PREV_KEYS[0]: {"$in": followed}}, embeddings=True
+            )
             if followed
             else None
         )

@@ -35,7 +35,7 @@ from priomem._lexical import keyed, term_key, terms_of
 from priomem._models import SCHEMA_VERSION, Memory
 from priomem._priority import Priority
 
-__all__ = ["NEVER", "decode", "encode", "epoch", "from_epoch", "new_id", "thread_slot"]
+__all__ = ["NEVER", "decode", "encode", "epoch", "from_epoch", "id_time", "new_id", "thread_slot"]
 
 #: ``pm_expires`` of a memory that never expires (Chroma metadata cannot hold None).
 NEVER = 253402300799.0  # 9999-12-31T23:59:59Z
@@ -64,6 +64,23 @@ def new_id(created_at: datetime | None = None) -> str:
         chars.append(_CROCKFORD[value & 31])
         value >>= 5
     return "".join(reversed(chars))
+
+
+def id_time(record_id: str) -> datetime | None:
+    """The creation time a priomem id (a ULID) carries, plus a second; None for other ids.
+
+    A memory's id is made from its ``created_at`` (to the millisecond), so this bounds its
+    age from below (its recency from above) without reading its metadata.
+    """
+    if len(record_id) != 26:
+        return None
+    millis = 0
+    for ch in record_id[:10]:
+        digit = _CROCKFORD.find(ch)
+        if digit < 0:
+            return None
+        millis = millis * 32 + digit
+    return datetime.fromtimestamp(millis / 1000 + 1.0, tz=UTC)
 
 
 def thread_slot(namespace: str, thread: str, created_epoch: float) -> str:

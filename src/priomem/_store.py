@@ -35,6 +35,8 @@ STORE_SCHEMA = 1
 #: by namespace, context links only between turns of a thread (see ``_upgrade``).
 LAYOUT_KEY = "pm_layout"
 LAYOUT = 2
+#: Set in a namespace's collection metadata once a turn of a thread is written to it.
+THREADS_KEY = "pm_threads"
 
 Where = dict[str, Any]
 
@@ -108,6 +110,7 @@ class ChromaStore:
         self.location = location
         self._path = path
         self._collections: dict[str, Any] = {}
+        self._threads: set[str] = set()
         self._guard = threading.RLock()
         with _chroma("read the store's model record"):
             self._max_batch = int(client.get_max_batch_size())
@@ -326,6 +329,35 @@ class ChromaStore:
         with self._guard:
             self._collections.pop(namespace, None)
 
+    def mark_threads(self, namespace: str) -> None:
+        """Record in the namespace's collection that it holds turns of a thread (once)."""
+        if namespace in self._threads:
+            return
+        col = self._collection(namespace, create=True)
+        assert col is not None
+        with _chroma(f"update namespace {namespace!r}"):
+            fresh = self._client.get_collection(col.name, embedding_function=None)
+            meta = dict(fresh.metadata or {})
+            if not meta.get(THREADS_KEY):
+                fresh.modify(metadata={**meta, THREADS_KEY: True})
+        with self._guard:
+            self._collections.pop(namespace, None)
+            self._threads.add(namespace)
+
+    def has_threads(self, namespace: str) -> bool:
+        """Whether the namespace holds turns of a thread, as its collection says now."""
+        if namespace in self._threads:
+            return True
+        with _chroma(f"open namespace {namespace!r}"):
+            try:
+                col = self._client.get_collection(collection_name(namespace), embedding_function=None)
+            except (_chromadb().errors.NotFoundError, ValueError):
+                return False
+        if (col.metadata or {}).get(THREADS_KEY):
+            self._threads.add(namespace)
+            return True
+        return False
+
     def namespaces(self) -> list[str]:
         """Every namespace that has a collection, sorted."""
         with _chroma("list namespaces"):
@@ -341,6 +373,7 @@ class ChromaStore:
         """Delete a namespace's collection and everything in it."""
         with self._guard:
             self._collections.pop(namespace, None)
+            self._threads.discard(namespace)
             with (
                 _chroma(f"delete namespace {namespace!r}"),
                 suppress(_chromadb().errors.NotFoundError, ValueError),
