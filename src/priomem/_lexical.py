@@ -309,6 +309,8 @@ def literal_terms(text: str) -> frozenset[str]:
         lowered = word.lower()
         if lowered in STOPWORDS:
             continue
+        if len(word) < 2 and not word.isdigit():
+            continue  # "e.g.", "a/b": single letters name nothing
         if joined or named or any(c.isdigit() for c in word):
             found.add(_stem(lowered))
     return frozenset(found)
