@@ -51,8 +51,8 @@ MAX_QUERY_TERMS = 12
 
 #: IDF below which a term carries no word evidence, and above which it carries all of its
 #: IDF: held by about 1 in 6 memories of the namespace, and by about 1 in 51. Chosen on
-#: benchmarks/ops.py and benchmarks/locomo.py (1/12..1/90 and 1/21..1/201 measured too;
-#: see benchmarks/README.md).
+#: benchmarks/ops.py and benchmarks/locomo.py (1/12..1/90 and 1/21..1/201 were measured
+#: too; see benchmarks/README.md).
 SPECIFIC_LOW = math.log(1.0 + 5.0)
 SPECIFIC_HIGH = math.log(1.0 + 50.0)
 
@@ -282,36 +282,49 @@ def specificity(term_idf: float) -> float:
     return min(max((term_idf - SPECIFIC_LOW) / (SPECIFIC_HIGH - SPECIFIC_LOW), 0.0), 1.0)
 
 
-_JOINERS = set("_-./:#@")
+_COMPOUND = re.compile(r"[^\W_]+(?:[_\-./:#@][^\W_]+)+", re.UNICODE)
+
+
+def _identifier(compound: str) -> bool:
+    """Whether a joined word names something: ``orders_daily``, ``etl-worker-07``,
+    ``INC-4312``, ``web.clickstream.v3``; not an English compound such as ``on-call``."""
+    if any(c in compound for c in "_./:#@") or any(c.isdigit() for c in compound):
+        return True
+    return any(sum(c.isupper() for c in part) >= 2 for part in compound.split("-"))
 
 
 def literal_terms(text: str) -> frozenset[str]:
     """The terms of ``text`` that name something literally: what an embedding cannot tell
     from its near misses, so that only their words can find it.
 
-    A term is literal when its word holds a digit (``4312``, ``90d``), is part of an
-    identifier joined by ``_ - . / : # @`` (``orders_daily``, ``etl-worker-07``), or is
-    written with capitals past its first letter or, after the first word, capitalised
-    (``GDPR``, ``NetSuite``, ``Tangier``): names, codes and acronyms.
+    A term is literal when its word holds a digit (``4312``, ``90d``; a number of one or two
+    digits alone is a quantity, not a name), is part of an
+    identifier (words joined by ``_ . / : # @``, or by ``-`` with a digit or an acronym in
+    it: ``orders_daily``, ``etl-worker-07``, ``INC-4312``; not ``on-call``), or is written
+    with capitals past its first letter or, after the first word, capitalised (``GDPR``,
+    ``NetSuite``, ``Tangier``): names, codes and acronyms. Single letters never are.
     """
+    joined: set[tuple[int, int]] = set()
+    for compound in _COMPOUND.finditer(text):
+        if _identifier(compound.group()):
+            offset = compound.start()
+            for part in _TOKEN.finditer(compound.group()):
+                joined.add((offset + part.start(), offset + part.end()))
     found: set[str] = set()
     first = True
     for match in _TOKEN.finditer(text):
         word = match.group()
         start, end = match.span()
-        before = text[start - 1] if start > 0 else " "
         after = text[end] if end < len(text) else " "
-        joined = (before in _JOINERS and start > 1 and text[start - 2].isalnum()) or (
-            after in _JOINERS and end + 1 < len(text) and text[end + 1].isalnum()
-        )
         named = any(c.isupper() for c in word[1:]) or (not first and word[:1].isupper())
-        first = after in ".?!" and not joined
+        is_joined = (start, end) in joined
+        first = after in ".?!" and not (end + 1 < len(text) and text[end + 1].isalnum())
         lowered = word.lower()
-        if lowered in STOPWORDS:
-            continue
-        if len(word) < 2 and not word.isdigit():
+        if lowered in STOPWORDS or (len(word) < 2 and not word.isdigit()):
             continue  # "e.g.", "a/b": single letters name nothing
-        if joined or named or any(c.isdigit() for c in word):
+        # A short number on its own is a quantity ("the last 12 hours"), not a name.
+        coded = any(c.isdigit() for c in word) and (len(word) >= 3 or not word.isdigit())
+        if is_joined or named or coded:
             found.add(_stem(lowered))
     return frozenset(found)
 
