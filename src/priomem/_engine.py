@@ -54,7 +54,7 @@ log = logging.getLogger("priomem")
 T = TypeVar("T")
 
 #: Memories embedded per step of a large write; each step is stored while the next embeds.
-WRITE_STEP = 128
+WRITE_STEP = 32
 
 
 def default_embedder(settings: Settings) -> Embedder:

@@ -2,36 +2,41 @@
 
 Pipeline of one recall (all in one namespace = one Chroma collection):
 
-1. On the worker threads, while the query is embedded: look up each query term in the
-   namespace-keyed ``pm_terms`` metadata lists (an exact-match filter Chroma answers from
-   its metadata index, at a cost that grows with that namespace's holders of the term
-   only). A term held by fewer than ``TERM_CAP`` memories is *rare*: the look-up gives
-   its document frequency and every memory holding it. A more frequent term is *common*.
-2. While Chroma answers the ``DENSE_POOL`` nearest neighbours of the query embedding, a
-   worker reads the ``LEXICAL_POOL`` memories with the most *specific* rare-term evidence
-   (IDF times :func:`priomem._lexical.specificity`): the memories an exact identifier
-   names, which an embedding cannot tell from their near misses.
-3. Turns of a thread (memories remembered with ``thread=``, see :mod:`priomem._context`)
-   are read in context: the turns that follow the strongest candidates join them (the
-   reply to a question that matches), and each turn's evidence is the better of its own
-   and that of it read with the candidates among its two predecessors. Memories without a
-   thread are judged on their own: nothing is inherited from unrelated neighbours.
-4. Filters (tags, priority, time window, expiry) apply to every candidate, in Python; a
-   selective filter falls back to a filtered Chroma query.
-5. Word evidence of every candidate: binary-TF BM25 over the stored terms, counting each
-   term's IDF only as far as it is specific, as a share of the query's whole IDF mass.
-   Words shared by a sizeable part of the namespace carry nothing, so a note that
-   repeats the question's common words does not outrank the answer. A common term's
-   document frequency is estimated from its share of the candidates, never below
-   ``TERM_CAP``. :func:`priomem._scoring.combine` fuses similarity and word evidence
-   into relevance, then adds priority, recency and access: priority breaks near-ties of
-   the fused relevance.
+1. The query's terms; for notes only its *literal* terms count (codes, numbers,
+   identifiers, names: :func:`priomem._lexical.literal_terms`), for thread turns all.
+   In a namespace of at most ``EAGER_LOOKUPS`` memories, each is looked up on the worker
+   threads while the query is embedded: an exact-match filter on the namespace-keyed
+   ``pm_terms`` lists. A term held by fewer than ``TERM_CAP`` memories is *rare*: the
+   look-up gives its document frequency and every holder. A more frequent one is
+   *common*. In a larger namespace a filtered read costs more than the embedding (about
+   12 ms at 100,000 memories, whatever it matches), so look-ups wait for the candidates
+   and only terms no candidate holds are looked up.
+2. Notes, no filter (:meth:`HybridSearcher._search_notes`): Chroma answers the
+   ``DENSE_POOL`` nearest ids and similarities only; the holders of rare literal terms
+   join them. Each candidate has an upper bound of its score (best priority and access,
+   the recency its id gives, the word evidence its terms allow); documents and metadata
+   are read best bound first, a few at a time, until no unread bound beats the k-th
+   score read: the result is the one reading every candidate would give, at a fraction
+   of the cost (Chroma's reads cost about 0.15 ms a record).
+3. Thread turns or filters (:meth:`HybridSearcher._search_pool`): the whole dense pool
+   is read, with the strongest rare-term holders. Turns of a thread are read in context:
+   the turns that follow the strongest candidates join them (the reply to a question
+   that matches), and each turn's evidence is the better of its own and that of it read
+   with the candidates among its two predecessors. A filter is checked in Python; a
+   selective one is answered from all of its matches, or a filtered Chroma query.
+4. Word evidence of every candidate: binary-TF BM25 over the stored terms, counting each
+   term's IDF only as far as it is specific (:func:`priomem._lexical.specificity`), as a
+   share of the query's whole IDF mass. :func:`priomem._scoring.combine` fuses it with
+   similarity into relevance, then adds priority, recency and access: priority breaks
+   near-ties of the fused relevance.
 
 Context is read from the neighbours themselves at query time, so a forgotten memory stops
-counting at once. Nothing is cached between calls but query embeddings, for a minute which
-terms are common (only their weight is estimated from that), and which namespaces hold
-threads (only whether vectors are read with the first query), so several processes
-sharing a Chroma server always see each other's writes and deletions.
+counting at once. Cached between calls: query embeddings; for a minute, which terms are
+common (only their weight is estimated from that); for ten seconds, each namespace's size
+(it weighs words and picks when look-ups run); for two seconds, that a namespace holds
+no thread turns (recorded in its collection when its first turn is written; a turn
+another process wrote meanwhile is read as a note until then). Several processes sharing
+a Chroma server always see each other's writes and deletions.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ namespace (cheap look-ups whatever else the store holds, :mod:`priomem._lexical`
 links only turns of a thread (:mod:`priomem._context`). Upgrading rewrites, through
 Chroma's public ``update``, each record's terms and drops its old links, then marks the
 collection. Every step can be repeated, so a process killed half-way leaves a namespace
-that recalls correctly (only slower word look-ups for records not yet rewritten) and is
-finished by the next process that opens it.
+whose records are all readable and recalled by meaning (records not yet rewritten are only
+missing from word look-ups), and the next process that opens it finishes the upgrade.
 """
 
 from __future__ import annotations
