@@ -350,9 +350,9 @@ class HybridSearcher:
                 deferred = True
                 hits = self._score(vector, live, found, ns, now) if live else []
                 continue
-            if not self._hydrate(ns, unread[:batch], sims, rows):
+            # The first read takes the best few; later ones all that can still enter.
+            if not self._hydrate(ns, unread if rows else unread[:batch], sims, rows):
                 return None
-            batch = 2 * batch
             live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
             hits = self._score(vector, live, found, ns, now) if live else []
         return hits[:k]
