@@ -331,6 +331,7 @@ class HybridSearcher:
         floor = near[-1][1] if len(near) >= size else -1.0
         rows: dict[str, Row] = {}
         live: dict[str, Row] = {}
+        tried: set[str] = set()
         hits: list[RecallHit] = []
         batch = max(k + 3, 8)
         deferred = not later
@@ -339,7 +340,7 @@ class HybridSearcher:
             bounds = self._bounds(sims, floor, found, now)
             kth = hits[k - 1].score * norm if len(hits) >= k else float("-inf")
             unread = sorted(
-                (r for r in bounds if r not in rows and bounds[r] >= kth), key=lambda r: (-bounds[r], r)
+                (r for r in bounds if r not in tried and bounds[r] >= kth), key=lambda r: (-bounds[r], r)
             )
             if not unread:
                 if deferred:
@@ -351,7 +352,9 @@ class HybridSearcher:
                 hits = self._score(vector, live, found, ns, now) if live else []
                 continue
             # The first read takes the best few; later ones all that can still enter.
-            if not self._hydrate(ns, unread if rows else unread[:batch], sims, rows):
+            chosen = unread if rows else unread[:batch]
+            tried.update(chosen)  # a memory forgotten meanwhile is read once, found gone
+            if not self._hydrate(ns, chosen, sims, rows):
                 return None
             live = {rid: r for rid, r in rows.items() if flt.matches(r.metadata, now_e)}
             hits = self._score(vector, live, found, ns, now) if live else []
