@@ -49,7 +49,8 @@ def test_two_engines_share_a_chroma_server(
     ):
         m = a.remember("Deploy freeze starts on Friday at noon.", namespace="srv-shared", tags=["deploy"])
         hits = b.recall("when does the deploy freeze begin", namespace="srv-shared", k=1)
-        assert hits and hits[0].memory.id == m.id and hits[0].parts.lexical > 0
+        # One memory: no word is specific in the namespace, so meaning alone finds it.
+        assert hits and hits[0].memory.id == m.id and hits[0].parts.similarity > 0.5
         assert b.forget([m.id], namespace="srv-shared") == 1
         assert a.recall("deploy freeze", namespace="srv-shared") == []
         assert a.get(m.id, namespace="srv-shared") is None

