@@ -8,6 +8,7 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -337,3 +338,37 @@ def test_import_migrates_v1_and_refuses_newer_versions(engine: MemoryEngine) -> 
     broken = io.StringIO(json.dumps({"format": "priomem-export", "version": 2}) + "\n{not json\n")
     with pytest.raises(FormatError, match="line 2"):
         engine.import_(broken)
+
+
+def test_an_erasure_that_fails_half_way_completes_on_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from priomem import StoreError
+
+    store = tmp_path / "store"
+    secret = "Qopwiremint"
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings()) as engine:
+        for ns in ("a", "b", "c"):
+            engine.remember(f"{secret} erin's address in {ns}", namespace=ns, metadata={"subject": "erin"})
+            engine.remember(f"ordinary note in {ns}", namespace=ns)
+        real_delete = engine._store.delete
+        calls: list[str] = []
+
+        def failing_delete(namespace: str, ids: Any) -> None:
+            calls.append(namespace)
+            if len(calls) == 2:
+                raise StoreError("could not delete: the disk is full")
+            real_delete(namespace, ids)
+
+        monkeypatch.setattr(engine._store, "delete", failing_delete)
+        with pytest.raises(StoreError, match="disk is full"):
+            engine.erase(subject="erin")
+        monkeypatch.undo()
+        assert calls == ["a", "b"]  # namespace a was erased, b failed, c not reached
+        assert [m.content for m in engine.list(namespace="c") if secret in m.content]
+        # The retry erases what is left and makes the earlier namespace's deletion real too.
+        assert engine.erase(subject="erin") == 2
+        assert files_mentioning(store, secret) == []
+    assert files_mentioning(store, secret) == []
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings()) as engine:
+        assert engine.stats()["count"] == 3

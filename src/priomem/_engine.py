@@ -144,7 +144,7 @@ class MemoryEngine:
         self._closed = True
         self._access.close()
         self._pool.shutdown(wait=True)
-        self._store.close()
+        self._store.close(compact=self.settings.compact_on_close)
 
     def __enter__(self) -> MemoryEngine:
         return self
@@ -740,8 +740,8 @@ class MemoryEngine:
 
         ``namespace`` alone: the whole namespace. ``subject``: memories whose
         ``metadata["subject"]`` is that subject, in every namespace (or only in
-        ``namespace``). In an embedded store the text is also purged from Chroma's log and
-        from free database pages. An audit record (when, selector, how many; the subject
+        ``namespace``). In an embedded store the deletion is made real on disk at once
+        (see :meth:`compact`). An audit record (when, selector, how many; the subject
         only as a SHA-256 digest, never content) is appended to :meth:`audit_log`.
         """
         if namespace is None and subject is None:
@@ -766,10 +766,24 @@ class MemoryEngine:
                         ns, ids, action="erase", selector={"subject": _audit.subject_digest(subject)}
                     )
             erased.extend(ids)
-        if erased:
-            self._store.purge_residue(erased)
+        # Also when this call found nothing: an earlier erasure that failed half-way left
+        # its deletions marked, and they are made real now.
+        if erased or self._store.compaction_pending:
+            self._store.compact()
         self._pressure.invalidate()
         return len(erased)
+
+    def compact(self) -> builtins.list[str]:
+        """Make every deletion so far real on disk now; returns the namespaces rebuilt.
+
+        Chroma keeps copies of deleted records (log entries, free database pages, the
+        vectors in its index files) until the store is compacted: namespaces with
+        deletions are rebuilt from their live records, then the database is vacuumed
+        (see :mod:`priomem._compaction`). An embedded store does this on :meth:`close`
+        unless ``settings.compact_on_close`` is off, and :meth:`erase` at once. On a
+        Chroma server it does nothing: stop the server, then ``priomem purge --path``.
+        """
+        return self._store.compact()
 
     def audit_log(
         self, *, namespace: str | None = None, action: str | None = None, limit: int = 100

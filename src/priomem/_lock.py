@@ -44,6 +44,10 @@ class StoreLock:
         os.write(fd, str(os.getpid()).encode("ascii"))
         self._fd = fd
 
+    def fileno(self) -> int | None:
+        """The locked file's descriptor (a child process given it holds the lock too)."""
+        return self._fd
+
     def release(self) -> None:
         if self._fd is not None:
             import fcntl

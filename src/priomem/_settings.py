@@ -13,6 +13,7 @@ environment at import time.
 | ``PRIOMEM_NAMESPACE`` | ``default_namespace`` | ``default`` |
 | ``PRIOMEM_TTL_LOW`` .. ``PRIOMEM_TTL_CRITICAL`` | ``retention`` | LOW ``30d``, others ``none`` |
 | ``PRIOMEM_HYBRID`` | ``hybrid`` | ``true`` |
+| ``PRIOMEM_COMPACT_ON_CLOSE`` | ``compact_on_close`` | ``true`` (embedded stores with deletions) |
 | ``PRIOMEM_MAX_K`` | ``max_k`` | ``1000`` |
 | ``PRIOMEM_MAX_CONTENT_CHARS`` | ``max_content_chars`` | ``100000`` |
 | ``PRIOMEM_MAX_MEMORIES`` | ``max_memories`` (per namespace) | unlimited |
@@ -96,6 +97,8 @@ class Settings:
     hnsw_max_neighbors: int = 32
     log_level: str = "WARNING"
     embedder: str = "default"
+    #: Compact an embedded store with deletions when it closes (see ``MemoryEngine.compact``).
+    compact_on_close: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_k", "max_list_limit", "max_content_chars", "embed_batch_size"):
@@ -144,6 +147,8 @@ class Settings:
             values["embedder"] = raw.lower()
         if (raw := get("HYBRID")) is not None:
             values["hybrid"] = _parse_bool(raw, "PRIOMEM_HYBRID")
+        if (raw := get("COMPACT_ON_CLOSE")) is not None:
+            values["compact_on_close"] = _parse_bool(raw, "PRIOMEM_COMPACT_ON_CLOSE")
         if (raw := get("CRITICAL_RESERVE")) is not None:
             try:
                 values["critical_reserve"] = float(raw)

@@ -11,18 +11,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
 
+from priomem import _compaction
 from priomem._errors import InvalidInputError, ModelMismatchError, StoreError, StoreUnavailableError
 from priomem._lock import StoreLock
-from priomem._scrub import scrub_store
 
 __all__ = ["LAYOUT", "LAYOUT_KEY", "ChromaStore", "Row"]
 
@@ -37,8 +38,21 @@ LAYOUT_KEY = "pm_layout"
 LAYOUT = 2
 #: Set in a namespace's collection metadata once a turn of a thread is written to it.
 THREADS_KEY = "pm_threads"
+#: Store-level records of compaction (see ``_compaction``): deletions happened that it has
+#: not made real on disk yet (``PENDING_ID``); records were deleted from a collection
+#: (kind ``COMPACT_KIND``, id ``compact:<collection>``); a rebuild of a collection started
+#: (kind ``REBUILD_KIND``, id ``rebuild:<collection>``). Each is written before the step
+#: it announces, so a kill at any point leaves enough to finish the work.
+PENDING_ID = "compaction:pending"
+COMPACT_KIND = "compact"
+REBUILD_KIND = "rebuild"
+#: In the metadata of a rebuild's copy: the collection it replaces; and once it is whole.
+REBUILD_OF_KEY = "pm_rebuild_of"
+REBUILD_DONE_KEY = "pm_rebuild_whole"
+REBUILD_SUFFIX = "-rebuild"
 
 Where = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -86,6 +100,67 @@ def _chroma(action: str) -> Iterator[None]:
         raise _translate(exc, action) from exc
 
 
+class _Gate:
+    """Many operations at once, or one compaction alone (it closes and replaces collections).
+
+    Re-entrant: a thread inside either side may enter the shared side again. A waiting
+    compaction holds new operations back, so it is not starved.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._waiting = 0
+        self._owner: int | None = None
+        self._local = threading.local()
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0 and self._owner != threading.get_ident():
+            with self._cond:
+                while self._owner is not None or self._waiting:
+                    self._cond.wait()
+                self._active += 1
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if depth == 0 and self._owner != threading.get_ident():
+                with self._cond:
+                    self._active -= 1
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        me = threading.get_ident()
+        if self._owner == me:
+            yield
+            return
+        with self._cond:
+            self._waiting += 1
+            while self._owner is not None or self._active:
+                self._cond.wait()
+            self._waiting -= 1
+            self._owner = me
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._owner = None
+                self._cond.notify_all()
+
+
+def _shared(method: Callable[..., T]) -> Callable[..., T]:
+    @wraps(method)
+    def run(self: ChromaStore, *args: Any, **kwargs: Any) -> T:
+        with self._gate.shared():
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class ChromaStore:
     """Namespaced record storage on any Chroma client."""
 
@@ -112,16 +187,28 @@ class ChromaStore:
         self._collections: dict[str, Any] = {}
         self._threads: set[str] = set()
         self._guard = threading.RLock()
+        self._gate = _Gate()
+        self._marked: set[str] = set()
+        #: Rebuilds and vacuums are safe only where no other process writes meanwhile.
+        self._compactable = path is not None and owns_client and lock is not None
         with _chroma("read the store's model record"):
             self._max_batch = int(client.get_max_batch_size())
         self._check_model()
+        self._pending = False
+        if self._compactable:
+            with _chroma(f"recover the store at {path}"):
+                _recover_rebuilds(client)
+            self._pending = bool(self.meta_get([PENDING_ID]))
 
     # -- opening -------------------------------------------------------------------
     @classmethod
     def open_path(cls, path: Path, **kwargs: Any) -> ChromaStore:
         """An embedded, persistent store in ``path`` (created if missing), locked to this process."""
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            created = not path.exists()
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if created:
+                _compaction.restrict_permissions(path)
         except OSError as exc:
             raise StoreError(
                 f"could not create the store folder {path}: {exc}; pass another --path."
@@ -129,12 +216,9 @@ class ChromaStore:
         lock = StoreLock(path)
         lock.acquire()
         try:
-            from chromadb.config import Settings as ChromaSettings
-
-            with _chroma(f"open the store at {path}"):
-                client = _chromadb().PersistentClient(
-                    path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
-                )
+            # Before Chroma allocates anything: index files then carry no stale heap bytes.
+            _compaction.clear_heap_garbage()
+            client = _persistent_client(path)
             return cls(client, lock=lock, owns_client=True, location=str(path), path=path, **kwargs)
         except BaseException:
             lock.release()
@@ -193,6 +277,7 @@ class ChromaStore:
         with _chroma("open the store's settings"):
             return self._client.get_or_create_collection(META_COLLECTION, embedding_function=None)
 
+    @_shared
     def meta_put(self, record_id: str, document: str, metadata: Mapping[str, Any]) -> None:
         """Write one store-level record (its 1-d vector is a placeholder: never searched)."""
         with _chroma("write the store's settings"):
@@ -200,6 +285,7 @@ class ChromaStore:
                 ids=[record_id], embeddings=[[1.0]], documents=[document], metadatas=[dict(metadata)]
             )
 
+    @_shared
     def meta_get(self, record_ids: Sequence[str]) -> dict[str, Row]:
         with _chroma("read the store's settings"):
             got = self._meta().get(ids=list(record_ids), include=["documents", "metadatas"])
@@ -212,6 +298,7 @@ class ChromaStore:
             for i, rid in enumerate(got["ids"])
         }
 
+    @_shared
     def meta_find(self, kind: str) -> list[Row]:
         """Every store-level record whose ``kind`` metadata is ``kind``."""
         with _chroma("read the store's settings"):
@@ -225,61 +312,70 @@ class ChromaStore:
             for i, rid in enumerate(got["ids"])
         ]
 
+    @_shared
     def meta_delete(self, record_ids: Sequence[str]) -> None:
         with _chroma("delete store settings"):
             self._meta().delete(ids=list(record_ids))
 
-    @property
-    def embedded_path(self) -> Path | None:
-        """The folder of an embedded store (None for a server or a caller's client)."""
-        return self._path
+    @_shared
+    def note_deletion(self, namespace: str | None) -> None:
+        """Record, before Chroma deletes anything, that the store needs compacting.
 
-    def purge_residue(self, ids: Sequence[str]) -> None:
-        """Remove what an embedded Chroma keeps of deleted records' text, then compact.
-
-        Chroma's write-ahead log (``embeddings_queue`` in ``chroma.sqlite3``) keeps every
-        upsert's document and metadata until its vector index is persisted, and SQLite keeps
-        deleted rows in free pages. This blanks the logged document and metadata of ``ids``
-        (the delete entries stay, so replaying the log still ends with the deletion),
-        rebuilds the full-text index, and VACUUMs with secure_delete. The Chroma client is
-        closed meanwhile and reopened after.
+        ``namespace``: records are about to be deleted from it (its collection is due
+        for a rebuild); None: a whole collection is about to be dropped. The records live
+        in Chroma, so a store killed before it compacts still compacts later (a server's
+        folder: with ``priomem purge`` once it is stopped).
         """
-        if self._path is None or not self._owns_client:
+        ids = [] if self._pending else [PENDING_ID]
+        if namespace is not None and namespace not in self._marked:
+            ids.append(COMPACT_KIND + ":" + collection_name(namespace))
+        if not ids:
             return
-        import sqlite3
+        with _chroma("write the store's settings"):
+            self._meta().upsert(
+                ids=ids,
+                embeddings=[[1.0]] * len(ids),
+                documents=[""] * len(ids),
+                metadatas=[{"kind": "pending" if i == PENDING_ID else COMPACT_KIND} for i in ids],
+            )
+        self._pending = True
+        if namespace is not None:
+            self._marked.add(namespace)
 
-        from chromadb.config import Settings as ChromaSettings
+    @property
+    def compaction_pending(self) -> bool:
+        """Whether deleted records may still have copies on disk (embedded stores only)."""
+        return self._pending
 
-        with self._guard:
+    def compact(self) -> list[str]:
+        """Make every deletion real on disk now; returns the namespaces rebuilt.
+
+        Rebuilds each namespace with deletions, then closes the client, runs ``chroma
+        vacuum`` and removes orphaned index folders (see :mod:`priomem._compaction`), and
+        reopens. Only for an embedded store this object owns (a server's folder is
+        compacted with ``priomem purge`` once the server is stopped): elsewhere, returns [].
+        """
+        if not self._compactable or not self._pending:
+            return []
+        return self._compact_now(reopen=True)
+
+    def _compact_now(self, *, reopen: bool) -> list[str]:
+        assert self._path is not None
+        with self._gate.exclusive(), self._guard:
+            rebuilt = _rebuild_marked(self._client, self._max_batch)
             self._collections.clear()
-            close = getattr(self._client, "close", None)
-            if close is not None:
-                close()
+            self._marked.clear()
+            self._close_client()
             try:
-                con = sqlite3.connect(self._path / "chroma.sqlite3", timeout=30)
-                try:
-                    con.execute("PRAGMA secure_delete=ON")
-                    unique = list(dict.fromkeys(ids))
-                    for start in range(0, len(unique), 500):
-                        chunk = unique[start : start + 500]
-                        marks = ",".join("?" * len(chunk))
-                        con.execute(
-                            f"UPDATE embeddings_queue SET metadata = NULL WHERE id IN ({marks})",
-                            chunk,
-                        )
-                    con.commit()
-                    con.execute(
-                        "INSERT INTO embedding_fulltext_search(embedding_fulltext_search) VALUES ('optimize')"
-                    )
-                    con.commit()
-                    con.execute("VACUUM")
-                finally:
-                    con.close()
+                _finish_compaction(self._path, self._lock)
             finally:
-                with _chroma(f"reopen the store at {self._path}"):
-                    self._client = _chromadb().PersistentClient(
-                        path=str(self._path), settings=ChromaSettings(anonymized_telemetry=False)
-                    )
+                self._client = _persistent_client(self._path)
+            # Cleared last: a kill before this leaves the mark, and the next close compacts.
+            self.meta_delete([PENDING_ID])
+            self._pending = False
+            if not reopen:
+                self._close_client()
+            return rebuilt
 
     # -- collections -----------------------------------------------------------------
     def _collection(self, namespace: str, *, create: bool) -> Any | None:
@@ -312,6 +408,7 @@ class ChromaStore:
             self._collections[namespace] = col
             return col
 
+    @_shared
     def layout(self, namespace: str) -> int | None:
         """The record layout of a namespace's collection (None: it has no collection)."""
         col = self._collection(namespace, create=False)
@@ -319,6 +416,7 @@ class ChromaStore:
             return None
         return int((col.metadata or {}).get(LAYOUT_KEY, 1))
 
+    @_shared
     def set_layout(self, namespace: str, layout: int) -> None:
         """Record that a namespace's records now follow ``layout``."""
         col = self._collection(namespace, create=False)
@@ -329,6 +427,7 @@ class ChromaStore:
         with self._guard:
             self._collections.pop(namespace, None)
 
+    @_shared
     def mark_threads(self, namespace: str) -> None:
         """Record in the namespace's collection that it holds turns of a thread (once)."""
         if namespace in self._threads:
@@ -344,6 +443,7 @@ class ChromaStore:
             self._collections.pop(namespace, None)
             self._threads.add(namespace)
 
+    @_shared
     def has_threads(self, namespace: str) -> bool:
         """Whether the namespace holds turns of a thread, as its collection says now."""
         if namespace in self._threads:
@@ -358,6 +458,7 @@ class ChromaStore:
             return True
         return False
 
+    @_shared
     def namespaces(self) -> list[str]:
         """Every namespace that has a collection, sorted."""
         with _chroma("list namespaces"):
@@ -365,13 +466,20 @@ class ChromaStore:
         names = []
         for col in collections:
             meta = getattr(col, "metadata", None) or {}
-            if col.name.startswith(NAMESPACE_PREFIX) and "pm_namespace" in meta:
+            if (
+                col.name.startswith(NAMESPACE_PREFIX)
+                and not col.name.endswith(REBUILD_SUFFIX)
+                and "pm_namespace" in meta
+            ):
                 names.append(str(meta["pm_namespace"]))
         return sorted(names)
 
+    @_shared
     def drop(self, namespace: str) -> None:
         """Delete a namespace's collection and everything in it."""
+        self.note_deletion(None)
         with self._guard:
+            self._marked.discard(namespace)
             self._collections.pop(namespace, None)
             self._threads.discard(namespace)
             with (
@@ -381,6 +489,7 @@ class ChromaStore:
                 self._client.delete_collection(collection_name(namespace))
 
     # -- records -----------------------------------------------------------------------
+    @_shared
     def upsert(
         self,
         namespace: str,
@@ -402,6 +511,7 @@ class ChromaStore:
                     metadatas=[dict(m) for m in metadatas[start:end]],
                 )
 
+    @_shared
     def update_metadata(
         self, namespace: str, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]
     ) -> None:
@@ -414,6 +524,7 @@ class ChromaStore:
                 end = start + self._max_batch
                 col.update(ids=list(ids[start:end]), metadatas=[dict(m) for m in metadatas[start:end]])
 
+    @_shared
     def get(
         self,
         namespace: str,
@@ -466,6 +577,7 @@ class ChromaStore:
     def ids(self, namespace: str, where: Where | None = None, limit: int | None = None) -> list[str]:
         return [r.id for r in self.get(namespace, where=where, limit=limit, documents=False, metadatas=False)]
 
+    @_shared
     def query(
         self,
         namespace: str,
@@ -500,6 +612,7 @@ class ChromaStore:
             for i, rid in enumerate(ids)
         ]
 
+    @_shared
     def nearest(self, namespace: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ids and cosine similarities of the ``n`` nearest records, nearest first.
 
@@ -517,14 +630,17 @@ class ChromaStore:
             for rid, d in zip(got["ids"][0], (got.get("distances") or [[]])[0], strict=True)
         ]
 
+    @_shared
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
         col = self._collection(namespace, create=False)
         if col is None or not ids:
             return
+        self.note_deletion(namespace)
         with _chroma(f"delete from namespace {namespace!r}"):
             for start in range(0, len(ids), self._max_batch):
                 col.delete(ids=list(ids[start : start + self._max_batch]))
 
+    @_shared
     def count(self, namespace: str) -> int:
         col = self._collection(namespace, create=False)
         if col is None:
@@ -532,66 +648,176 @@ class ChromaStore:
         with _chroma(f"count namespace {namespace!r}"):
             return int(col.count())
 
-    def close(self) -> None:
+    def _close_client(self) -> None:
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:  # closing must not hide the caller's own error
+                log.warning("closing the Chroma client failed: %s", exc)
+
+    def close(self, *, compact: bool = True) -> None:
+        """Release the client and the lock; first, in an embedded store with deletions
+        and ``compact``, make them real on disk (see :mod:`priomem._compaction`)."""
+        with self._gate.exclusive():
+            self._close(compact)
+
+    def _close(self, compact: bool) -> None:
         self._collections.clear()
-        if self._owns_client:
-            close = getattr(self._client, "close", None)
-            if close is not None:
+        try:
+            if self._compactable and compact and self._pending:
                 try:
-                    close()
-                except Exception as exc:  # closing must not hide the caller's own error
-                    log.warning("closing the Chroma client failed: %s", exc)
-        if self._path is not None and self._owns_client:
-            # Chroma writes its vector index files with uninitialised bytes from the heap;
-            # zero them so no fragment of a forgotten memory survives on disk.
-            scrub_store(self._path)
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+                    self._compact_now(reopen=False)
+                except StoreError as exc:  # nothing is lost; the mark stays for the next close
+                    log.warning("compaction on close did not finish: %s", exc)
+                    self._close_client()
+            elif self._owns_client:
+                self._close_client()
+            if self._compactable:
+                assert self._path is not None
+                _compaction.restrict_permissions(self._path)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
 
-def _scrub(database: Path, ids: Sequence[str] | None) -> int:
-    """Blank logged documents/metadata of deleted records, rebuild full-text, VACUUM securely.
+def _persistent_client(path: Path) -> Any:
+    from chromadb.config import Settings as ChromaSettings
 
-    ``ids``: the records to blank; None: every logged record that no longer exists.
-    Returns how many log entries were blanked.
-    """
-    import sqlite3
+    with _chroma(f"open the store at {path}"):
+        return _chromadb().PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+        )
 
-    con = sqlite3.connect(database, timeout=30)
+
+def _get(client: Any, name: str) -> Any | None:
     try:
-        con.execute("PRAGMA secure_delete=ON")
-        blanked = 0
-        if ids is None:
-            cursor = con.execute(
-                "UPDATE embeddings_queue SET metadata = NULL WHERE metadata IS NOT NULL AND id NOT IN "
-                "(SELECT embedding_id FROM embeddings)"
-            )
-            blanked = cursor.rowcount
-        else:
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                cursor = con.execute(
-                    f"UPDATE embeddings_queue SET metadata = NULL WHERE id IN ({marks})", chunk
-                )
-                blanked += cursor.rowcount
-        con.commit()
-        con.execute("INSERT INTO embedding_fulltext_search(embedding_fulltext_search) VALUES ('optimize')")
-        con.commit()
-        con.execute("VACUUM")
-        return blanked
-    finally:
-        con.close()
+        return client.get_collection(name, embedding_function=None)
+    except (_chromadb().errors.NotFoundError, ValueError):
+        return None
 
 
-def purge_folder(path: Path) -> int:
-    """Purge what a stopped Chroma keeps of deleted records' text in its data folder.
+def _strip(meta: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if k not in (REBUILD_OF_KEY, REBUILD_DONE_KEY)}
 
-    For a Chroma server's data folder (stop the server first) or an embedded store no
-    process has open. Returns how many log entries were blanked.
+
+def _meta_of(client: Any) -> Any:
+    return client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+
+
+def _rebuild(client: Any, name: str, step: int) -> bool:
+    """Rebuild collection ``name`` from its live records (copy its live records into a fresh collection).
+
+    Order, each step durable in Chroma before the next: a ``rebuild:`` record; the copy,
+    created with ``REBUILD_OF_KEY`` and filled; the copy marked whole; the original
+    dropped; the copy renamed to the original's name, its marks removed; the records
+    deleted. :func:`_recover_rebuilds` finishes whatever a kill interrupted.
     """
-    database = path / "chroma.sqlite3"
+    meta_col = _meta_of(client)
+    marks = [REBUILD_KIND + ":" + name, COMPACT_KIND + ":" + name]
+    with _chroma("compact the store"):
+        old = _get(client, name)
+        if old is None:
+            meta_col.delete(ids=marks)
+            return False
+        meta_col.upsert(
+            ids=marks[:1], embeddings=[[1.0]], documents=[name], metadatas=[{"kind": REBUILD_KIND}]
+        )
+        meta = _strip(old.metadata or {})
+        staging = name + REBUILD_SUFFIX
+        if _get(client, staging) is not None:
+            client.delete_collection(staging)
+        copy = client.create_collection(
+            staging,
+            metadata={**meta, REBUILD_OF_KEY: name},
+            configuration=old.configuration,
+            embedding_function=None,
+        )
+        ids = old.get(include=[])["ids"]
+        for start in range(0, len(ids), step):
+            got = old.get(ids=ids[start : start + step], include=["embeddings", "documents", "metadatas"])
+            if got["ids"]:
+                copy.upsert(
+                    ids=got["ids"],
+                    embeddings=got["embeddings"],
+                    documents=got["documents"],
+                    metadatas=got["metadatas"],
+                )
+        copy.modify(metadata={**meta, REBUILD_OF_KEY: name, REBUILD_DONE_KEY: True})
+        client.delete_collection(name)
+        copy.modify(name=name, metadata=meta)
+        meta_col.delete(ids=marks)
+    return True
+
+
+def _recover_rebuilds(client: Any) -> None:
+    """Finish or discard rebuilds a kill interrupted; nothing acknowledged is ever lost.
+
+    A copy whose original still exists is discarded (the original is whole: nothing
+    wrote to the copy). A copy whose original is gone was marked whole before the drop,
+    so it takes the original's name.
+    """
+    meta_col = _meta_of(client)
+    started = meta_col.get(where={"kind": REBUILD_KIND}, include=["documents"])
+    for record_id, name in zip(started["ids"], started["documents"] or [], strict=True):
+        original, staging = _get(client, name), _get(client, name + REBUILD_SUFFIX)
+        if staging is not None:
+            if original is not None:
+                client.delete_collection(staging.name)
+            elif (staging.metadata or {}).get(REBUILD_DONE_KEY):
+                staging.modify(name=name, metadata=_strip(staging.metadata or {}))
+                log.warning("finished the rebuild of %s that a crash interrupted", name)
+            else:  # cannot happen: the original is dropped only once the copy is whole
+                log.error("an incomplete rebuild of %s has no original; kept as %s", name, staging.name)
+                continue
+        elif original is not None and REBUILD_OF_KEY in (original.metadata or {}):
+            original.modify(metadata=_strip(original.metadata or {}))  # killed just after the rename
+        meta_col.delete(ids=[record_id])
+
+
+def _rebuild_marked(client: Any, step: int) -> list[str]:
+    """Rebuild every collection records were deleted from; their namespaces."""
+    with _chroma("compact the store"):
+        marked = _meta_of(client).get(where={"kind": COMPACT_KIND}, include=[])["ids"]
+    rebuilt = []
+    for record_id in marked:
+        name = record_id.split(":", 1)[1]
+        if _rebuild(client, name, step):
+            col = _get(client, name)
+            rebuilt.append(str(((col.metadata or {}) if col is not None else {}).get("pm_namespace", name)))
+    return rebuilt
+
+
+def _mark_all(client: Any) -> None:
+    names = [c.name for c in client.list_collections() if c.name.startswith(NAMESPACE_PREFIX)]
+    names = [n for n in names if not n.endswith(REBUILD_SUFFIX)]
+    if names:
+        _meta_of(client).upsert(
+            ids=[COMPACT_KIND + ":" + n for n in names],
+            embeddings=[[1.0]] * len(names),
+            documents=[""] * len(names),
+            metadatas=[{"kind": COMPACT_KIND}] * len(names),
+        )
+
+
+def _finish_compaction(path: Path, lock: StoreLock | None) -> None:
+    """The file-level steps of a compaction, on a folder no client has open."""
+    fd = lock.fileno() if lock is not None else None
+    _compaction.vacuum(path, () if fd is None else (fd,))
+    _compaction.remove_orphan_segments(path)
+    _compaction.restrict_permissions(path)
+
+
+def purge_folder(path: Path, *, everything: bool = False) -> list[str]:
+    """Compact a Chroma data folder no process has open; returns the namespaces rebuilt.
+
+    For a Chroma server's data folder (stop the server first) or an embedded store:
+    makes every deletion made through priomem real on disk (see :mod:`priomem._compaction`);
+    does nothing when none is pending. ``everything``: rebuild every namespace and vacuum
+    even so (for deletions made before priomem recorded them, or by other programs).
+    """
+    database = path / _compaction.DATABASE
     if not database.is_file():
         raise StoreError(
             f"{path} holds no Chroma database (chroma.sqlite3); give the server's --path folder."
@@ -599,9 +825,31 @@ def purge_folder(path: Path) -> int:
     lock = StoreLock(path)
     lock.acquire()
     try:
-        blanked = _scrub(database, None)
-        scrub_store(path)
-        return blanked
+        _compaction.clear_heap_garbage()
+        client = _persistent_client(path)
+        try:
+            with _chroma(f"recover the store at {path}"):
+                _recover_rebuilds(client)
+                pending = everything or bool(_meta_of(client).get(ids=[PENDING_ID], include=[])["ids"])
+                if everything:
+                    _mark_all(client)
+            rebuilt = _rebuild_marked(client, int(client.get_max_batch_size())) if pending else []
+        finally:
+            close = getattr(client, "close", None)
+            if close is not None:
+                close()
+        if not pending:
+            return []
+        _finish_compaction(path, lock)
+        client = _persistent_client(path)
+        try:
+            with _chroma("clear the compaction mark"):
+                _meta_of(client).delete(ids=[PENDING_ID])
+        finally:
+            close = getattr(client, "close", None)
+            if close is not None:
+                close()
+        return rebuilt
     finally:
         lock.release()
 

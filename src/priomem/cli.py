@@ -1,5 +1,5 @@
 """The ``priomem`` command line: remember, recall, get, list, forget, stats, sweep, demo,
-export, import, consolidate, erase, quota, audit, purge, ui.
+export, import, consolidate, erase, quota, audit, compact, purge, ui.
 
 Exit codes: 0 success, 1 error (message on stderr, no traceback), 2 usage error.
 Global options (``--path``, ``--url``, ``--namespace``, ``--json``) go before or after
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from priomem._engine import MemoryEngine
-from priomem._errors import PriomemError
+from priomem._errors import InvalidInputError, PriomemError
 from priomem._models import Memory, RecallHit
 from priomem._settings import Settings
 
@@ -166,7 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra Host name to accept, e.g. memory.lan (repeatable)",
     )
 
-    p = add("purge", "purge deleted text from a stopped Chroma data folder (completes erasure on a server)")
+    p = add(
+        "purge",
+        "make deletions real on disk in a stopped Chroma server's data folder (completes erasure)",
+    )
+    add("compact", "make every deletion real on disk now (an embedded store also does it on close)")
 
     add("stats", "counts by priority, sizes, ages, quota use, what expires soon")
     add("sweep", "delete expired memories now")
@@ -406,12 +410,23 @@ def _purge(settings: Settings, args: argparse.Namespace) -> Any:
     from priomem._store import purge_folder
 
     folder = Path(args.path) if args.path else settings.resolved_path()
-    blanked = purge_folder(folder)
+    rebuilt = purge_folder(folder, everything=True)
     return (
-        {"purged_log_entries": blanked}
+        {"rebuilt_namespaces": rebuilt}
         if args.json
-        else f"purged {blanked} log entries of deleted records in {folder}"
+        else f"purged deleted records from {folder} ({len(rebuilt)} namespaces rebuilt)"
     )
+
+
+def _compact(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    if engine.location.startswith(("http://", "https://")):
+        raise InvalidInputError(
+            "compact works on an embedded store; for a Chroma server, stop it and run "
+            "'priomem purge --path <its data folder>'.",
+            field="url",
+        )
+    rebuilt = engine.compact()
+    return {"rebuilt_namespaces": rebuilt} if args.json else f"compacted ({len(rebuilt)} namespaces rebuilt)"
 
 
 def _ui(engine: MemoryEngine, args: argparse.Namespace) -> Any:
@@ -470,6 +485,7 @@ COMMANDS: dict[str, Handler] = {
     "quota": _quota,
     "audit": _audit,
     "ui": _ui,
+    "compact": _compact,
 }
 
 

@@ -5,7 +5,11 @@ Started by :func:`priomem.mcp_server._sharing.attach` as
 keeper holds the store's priomem lock (so no other program opens it embedded meanwhile),
 runs Chroma on a free 127.0.0.1 port, and stops it when no server holds ``users.lock``
 any more. Chroma is started with a parent-death signal on Linux, so even a killed keeper
-leaves nothing behind.
+leaves nothing behind. Once Chroma has stopped, the keeper compacts the store folder
+(``priomem purge``), so what the servers deleted is gone from disk too.
+
+Its log (``keeper.log`` beside the share files) holds the keeper's messages and Chroma's
+output, bounded: past ``LOG_LIMIT`` bytes it moves to ``keeper.log.1`` (replacing it).
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 from priomem.mcp_server._sharing import ShareFiles
 
@@ -30,6 +37,16 @@ log = logging.getLogger("priomem.mcp.keeper")
 
 POLL_SECONDS = 0.25
 START_TIMEOUT = 60.0
+LOG_LIMIT = 1 << 20
+
+
+def _pump(stream: IO[bytes]) -> None:
+    """Copy Chroma's output into the keeper's (bounded) log, line by line."""
+    chroma_log = logging.getLogger("priomem.mcp.keeper.chroma")
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            chroma_log.info("%s", line)
 
 
 def _free_port() -> int:
@@ -53,7 +70,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _start_chroma(store: Path, logfile: int) -> tuple[subprocess.Popen[bytes], str]:
+def _start_chroma(store: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Chroma serving ``store`` on a free loopback port; retried if the port was taken meanwhile."""
     command = _chroma_command()
     last = "no attempt"
@@ -63,11 +80,13 @@ def _start_chroma(store: Path, logfile: int) -> tuple[subprocess.Popen[bytes], s
         proc = subprocess.Popen(
             [command, "run", "--path", str(store), "--host", "127.0.0.1", "--port", str(port)],
             stdin=subprocess.DEVNULL,
-            stdout=logfile,
-            stderr=logfile,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
+        assert proc.stdout is not None
+        threading.Thread(target=_pump, args=(proc.stdout,), daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and proc.poll() is None:
             try:
@@ -126,14 +145,11 @@ def serve(store: Path) -> int:
         except StoreLockedError as exc:
             files.write_info({"error": str(exc), "kind": "locked"})
             return 1
-        logfile = os.open(files.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            chroma, url = _start_chroma(store, logfile)
+            chroma, url = _start_chroma(store)
         except RuntimeError as exc:
             files.write_info({"error": f"could not serve the store at {store}: {exc}; see {files.log}."})
             return 1
-        finally:
-            os.close(logfile)
         files.write_info({"url": url, "keeper_pid": os.getpid(), "chroma_pid": chroma.pid})
         served = True
         log.info("serving %s at %s", store, url)
@@ -152,10 +168,30 @@ def serve(store: Path) -> int:
             with contextlib.suppress(FileNotFoundError):
                 files.info.unlink()
         store_lock.release()
+        if served:
+            _compact(store)
         # keeper.lock goes before users.lock: a server that was waiting for users.lock
         # must then find no keeper and start a fresh one, not wait for this one's URL.
         os.close(keeper_fd)
         os.close(users_fd)
+
+
+def _compact(store: Path) -> None:
+    """Make what the servers deleted real on disk (as ``priomem purge``), if no one holds it."""
+    from priomem import PriomemError
+    from priomem._store import purge_folder
+
+    try:
+        rebuilt = purge_folder(store)
+    except PriomemError as exc:  # locked by a new keeper or an embedded user: they compact later
+        log.info("did not compact %s: %s", store, exc)
+    else:
+        log.info("compacted %s (%d namespaces rebuilt)", store, len(rebuilt))
+
+
+def _log_to(path: Path) -> logging.Handler:
+    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+    return RotatingFileHandler(path, maxBytes=LOG_LIMIT, backupCount=1, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=level if level in logging.getLevelNamesMapping() else "INFO",
         format="%(asctime)s keeper[%(process)d] %(levelname)s %(message)s",
-        stream=sys.stderr,
+        handlers=[_log_to(ShareFiles(Path(args[0])).log)],
     )
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, _on_term)

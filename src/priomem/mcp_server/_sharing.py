@@ -155,17 +155,17 @@ def keeper_alive(files: ShareFiles) -> bool:
 
 
 def _spawn_keeper(files: ShareFiles) -> subprocess.Popen[bytes]:
-    with open(files.log, "ab") as logfile:
-        return subprocess.Popen(
-            [sys.executable, "-m", "priomem.mcp_server._keeper", str(files.store)],
-            stdin=subprocess.DEVNULL,
-            stdout=logfile,
-            stderr=logfile,
-            # Its own session: a client killing our process group must not take the keeper,
-            # which other servers may still be using, down with us.
-            start_new_session=True,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
+    # The keeper writes its own log (bounded, see _keeper); its output streams go nowhere.
+    return subprocess.Popen(
+        [sys.executable, "-m", "priomem.mcp_server._keeper", str(files.store)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        # Its own session: a client killing our process group must not take the keeper,
+        # which other servers may still be using, down with us.
+        start_new_session=True,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
 
 
 def _wait_for_url(files: ShareFiles, keeper: subprocess.Popen[bytes] | None, deadline: float) -> str:

@@ -1,0 +1,105 @@
+"""Compaction: rebuilds interrupted at each step recover whole; the store is its owner's alone."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import chromadb
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from priomem import HashEmbedder, MemoryEngine, Settings
+from priomem._store import (
+    COMPACT_KIND,
+    META_COLLECTION,
+    REBUILD_DONE_KEY,
+    REBUILD_KIND,
+    REBUILD_OF_KEY,
+    REBUILD_SUFFIX,
+    collection_name,
+)
+
+
+def _seed(store: Path) -> dict[str, str]:
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings()) as engine:
+        memories = engine.remember_many(
+            [{"content": f"note {i} on pipeline p{i % 5}", "namespace": "ops"} for i in range(60)]
+        )
+        engine.forget([m.id for m in memories[:10]], namespace="ops")
+        return {m.id: m.content for m in memories[10:]}
+
+
+def _interrupt(store: Path, step: str) -> None:
+    """Leave the store as a rebuild of namespace 'ops' killed just after ``step``."""
+    client = chromadb.PersistentClient(str(store), settings=ChromaSettings(anonymized_telemetry=False))
+    name = collection_name("ops")
+    meta_col = client.get_collection(META_COLLECTION)
+    meta_col.upsert(
+        ids=[f"{REBUILD_KIND}:{name}", f"{COMPACT_KIND}:{name}"],
+        embeddings=[[1.0], [1.0]],
+        documents=[name, ""],
+        metadatas=[{"kind": REBUILD_KIND}, {"kind": COMPACT_KIND}],
+    )
+    old = client.get_collection(name)
+    meta = dict(old.metadata or {})
+    copy = client.create_collection(
+        name + REBUILD_SUFFIX,
+        metadata={**meta, REBUILD_OF_KEY: name},
+        configuration=old.configuration,
+        embedding_function=None,
+    )
+    got = old.get(include=["embeddings", "documents", "metadatas"])
+    half = len(got["ids"]) // 2 if step == "copying" else len(got["ids"])
+    copy.upsert(
+        ids=got["ids"][:half],
+        embeddings=got["embeddings"][:half],
+        documents=got["documents"][:half],
+        metadatas=got["metadatas"][:half],
+    )
+    if step in ("whole", "dropped", "renamed"):
+        copy.modify(metadata={**meta, REBUILD_OF_KEY: name, REBUILD_DONE_KEY: True})
+    if step in ("dropped", "renamed"):
+        client.delete_collection(name)
+    if step == "renamed":
+        copy.modify(name=name, metadata={**meta, REBUILD_OF_KEY: name})
+
+
+@pytest.mark.parametrize("step", ["copying", "whole", "dropped", "renamed"])
+def test_a_rebuild_killed_after_any_step_recovers_every_memory(tmp_path: Path, step: str) -> None:
+    store = tmp_path / "store"
+    live = _seed(store)
+    _interrupt(store, step)
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings()) as engine:
+        assert engine.namespaces() == ["ops"]
+        assert {m.id: m.content for m in engine.list(namespace="ops", limit=1000)} == live
+        hit = engine.recall("note 42 on pipeline p2", namespace="ops", k=1)[0]
+        assert hit.memory.content == "note 42 on pipeline p2"
+        engine.remember("still writable", namespace="ops")
+    client = chromadb.PersistentClient(str(store), settings=ChromaSettings(anonymized_telemetry=False))
+    names = sorted(c.name for c in client.list_collections())
+    assert names == sorted([META_COLLECTION, collection_name("ops")])
+    assert REBUILD_OF_KEY not in (client.get_collection(collection_name("ops")).metadata or {})
+    assert not client.get_collection(META_COLLECTION).get(where={"kind": REBUILD_KIND})["ids"]
+
+
+def test_the_store_folder_and_files_are_the_owners_alone(tmp_path: Path) -> None:
+    store = tmp_path / "private"
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings()) as engine:
+        assert stat.S_IMODE(store.stat().st_mode) == 0o700
+        engine.remember("a private note")
+    for path in [store, *store.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path} is {oct(mode)}"
+
+
+def test_compact_rebuilds_only_namespaces_with_deletions(tmp_path: Path) -> None:
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(), settings=Settings()) as engine:
+        engine.remember("kept in a", namespace="a")
+        gone = engine.remember("gone from b", namespace="b")
+        engine.remember("kept in b", namespace="b")
+        assert engine.compact() == []  # nothing deleted yet: nothing to rebuild
+        engine.forget([gone.id], namespace="b")
+        assert engine.compact() == ["b"]
+        assert engine.compact() == []
+        assert [m.content for m in engine.list(namespace="b")] == ["kept in b"]
