@@ -217,3 +217,48 @@ def test_ui_flag_serves_the_memory_browser_beside_mcp(tmp_path: Path) -> None:
         assert mcp.status_code == 200
     finally:
         stop(proc)
+
+
+def _raw_connection(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split("/")[0].split(":")
+    return socket.create_connection((host, int(port)), timeout=30)
+
+
+def test_oversized_headers_are_refused_before_they_are_read_whole(served: str) -> None:
+    from priomem.mcp_server._limits import MAX_HEADER_BYTES
+
+    with _raw_connection(served) as conn:
+        conn.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: ")
+        sent = 0
+        try:
+            while sent < 50 * MAX_HEADER_BYTES:  # unauthenticated, never ending
+                conn.sendall(b"a" * 16384)
+                sent += 16384
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = conn.recv(200)
+    assert sent < 50 * MAX_HEADER_BYTES, "the server kept reading an endless header"
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer
+
+
+def test_headers_that_trickle_in_are_cut_off(served: str) -> None:
+    from priomem.mcp_server._limits import HEADER_TIMEOUT
+
+    with _raw_connection(served) as conn:
+        conn.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < HEADER_TIMEOUT + 20:
+            try:
+                conn.sendall(b"X")  # one byte a second never completes a header
+                conn.settimeout(1.0)
+                if conn.recv(100) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+    assert closed, "a connection whose headers never end was kept open"
+    assert time.monotonic() - started >= HEADER_TIMEOUT - 1

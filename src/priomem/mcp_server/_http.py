@@ -78,6 +78,8 @@ async def serve_http(
     """Serve until interrupted (uvicorn handles SIGINT and SIGTERM gracefully)."""
     import uvicorn
 
+    from priomem.mcp_server._limits import uvicorn_limits
+
     config.check_bind()
     if config.host in ("0.0.0.0", "::") and not config.allowed_hosts:
         log.warning(
@@ -92,8 +94,8 @@ async def serve_http(
         # uvicorn's own logging config sends access logs to stdout; ours sends all to stderr.
         log_config=None,
         lifespan="on",
-        # Headers are small; refusing huge ones early is part of the request-size limit.
-        h11_max_incomplete_event_size=64 * 1024,
+        # Header size and header time bounded, whichever parser uvicorn would pick.
+        **uvicorn_limits(),
     )
     log.info("serving MCP at http://%s:%d%s", config.host, config.port, MCP_PATH)
     if config.ui != "off":

@@ -72,13 +72,16 @@ def make_server(app: Any, *, log_level: str = "warning") -> uvicorn.Server:
     """A uvicorn server for ``app``, logging to stderr (never stdout)."""
     import uvicorn
 
+    from priomem.mcp_server._limits import uvicorn_limits
+
     config = uvicorn.Config(
         app,
         log_level=log_level.lower(),
         # uvicorn's own logging config writes access logs to stdout; ours sends all to stderr.
         log_config=None,
         lifespan="off",
-        h11_max_incomplete_event_size=64 * 1024,
+        # Header size and header time bounded, whichever parser uvicorn would pick.
+        **uvicorn_limits(),
     )
     return uvicorn.Server(config)
 
