@@ -125,3 +125,29 @@ def test_keeper_waits_for_the_starting_server(tmp_path: Path, raw_servers: list[
     wait_until(lambda: keeper_alive(files), 60, "a keeper to start")
     server.kill()
     wait_until(lambda: not keeper_alive(files), 30, "the keeper to stop")
+
+
+def test_servers_reconnect_by_themselves_after_the_keeper_is_killed(
+    tmp_path: Path, raw_servers: list[RawStdio]
+) -> None:
+    store = tmp_path / "store"
+    first, second = start(store, raw_servers), start(store, raw_servers)
+    first.initialize()
+    second.initialize()
+    assert not first.call("remember", {"content": "written before the keeper died"})["isError"]
+    assert contents(second, "before the keeper died") == {"written before the keeper died"}
+    files = ShareFiles(store.resolve())
+    info = json.loads(files.info.read_text())
+    os.kill(info["keeper_pid"], signal.SIGKILL)  # its Chroma dies with it (parent-death signal)
+    wait_until(lambda: not pid_alive(info["chroma_pid"]), timeout=20)
+
+    # Both servers go on without a restart: the next call of each starts or finds a new keeper.
+    again = first.call("remember", {"content": "written after the keeper died"})
+    assert again["isError"] is False, again
+    both = {"written before the keeper died", "written after the keeper died"}
+    assert contents(second, "written keeper died") == both
+    assert contents(first, "written keeper died") == both
+    fresh = json.loads(files.info.read_text())
+    assert fresh["keeper_pid"] != info["keeper_pid"] and pid_alive(fresh["keeper_pid"])
+    assert first.close() == 0 and second.close() == 0
+    assert_share_stopped(store, fresh["chroma_pid"])

@@ -74,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         require_grant=config.require_tokens,
         max_k=config.max_k,
         log_level=config.log_level,
+        remote=config.transport != "stdio",
     )
     signal.signal(signal.SIGTERM, _terminate)
     try:

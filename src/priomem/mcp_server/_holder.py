@@ -137,6 +137,34 @@ class EngineHolder:
             raise error
         raise StoreError(f"the memory store could not be opened: {error}; check the server log (stderr).")
 
+    def reopen(self, failed: MemoryEngine) -> bool:
+        """Replace ``failed``, an engine whose store stopped answering, with a fresh one.
+
+        For a shared store this attaches anew, so a keeper (or its Chroma) that died is
+        replaced by a new one. Returns whether a caller should retry on :meth:`get`'s
+        engine: True when it is a new engine (also when another thread reopened first).
+        """
+        if not self._owns:
+            return False
+        with self._lock:
+            if self._engine is not failed:
+                return self._engine is not None
+            self._engine = None
+            try:
+                failed.close()
+            except Exception as exc:  # the store is gone: closing it may fail too
+                log.info("closing the engine that lost its store: %s", exc)
+            self._stack.close()
+            self._stack = contextlib.ExitStack()
+        log.warning("the memory store stopped answering; reconnecting")
+        try:
+            self._open()
+        except PriomemError as exc:
+            log.warning("reconnecting to the memory store failed: %s", exc)
+            self._error = exc
+            return False
+        return True
+
     @property
     def ready(self) -> bool:
         """True once the engine is open."""

@@ -27,7 +27,7 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetad
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict
 
-from priomem import MemoryEngine, PriomemError, __version__
+from priomem import MemoryEngine, PriomemError, StoreError, StoreUnavailableError, __version__
 from priomem.mcp_server._auth import Grant, grant_of_request
 from priomem.mcp_server._holder import EngineHolder
 from priomem.tools import TOOL_SPECS, MemoryTools, ToolSpec, tool_schemas
@@ -80,6 +80,8 @@ class ToolRunner:
 
     ``default``: the policy of callers without a token (stdio, tokenless HTTP).
     ``require_grant``: refuse calls that carry no token grant (HTTP with tokens).
+    ``remote``: callers are across a network (HTTP): store failures reach them without
+    the server's paths, process ids or Chroma's text (logged instead).
     """
 
     def __init__(
@@ -89,8 +91,10 @@ class ToolRunner:
         default: Grant | None = None,
         require_grant: bool = False,
         max_k: int | None = None,
+        remote: bool = False,
     ) -> None:
         self.holder = holder
+        self.remote = remote
         self.default = default or Grant()
         self.require_grant = require_grant
         self.max_k = max_k
@@ -128,15 +132,36 @@ class ToolRunner:
         """Validate, wait for the engine, run (blocking: call it from a worker thread)."""
         spec = TOOL_SPECS[name]
         args = MemoryTools.parse(name, _decode_stringified(spec, arguments))
-        tools = self.tools_for(self.holder.get(), grant)
-        handler: Callable[[Any], BaseModel] = getattr(tools, name)
-        return handler(args)
+        engine = self.holder.get()
+        handler: Callable[[Any], BaseModel] = getattr(self.tools_for(engine, grant), name)
+        try:
+            return handler(args)
+        except StoreUnavailableError:
+            # The store's server is gone (a shared store's keeper killed, say): reconnect,
+            # starting a new one, and run the call once more. Nothing reached the old store
+            # (or a repeated remember only reinforces the memory it wrote).
+            if not self.holder.reopen(engine):
+                raise
+            with self._guard:
+                self._tools = {k: v for k, v in self._tools.items() if k[0] != id(engine)}
+            retry: Callable[[Any], BaseModel] = getattr(self.tools_for(self.holder.get(), grant), name)
+            return retry(args)
 
     async def call(self, name: str, arguments: Mapping[str, Any], ctx: Context[Any, Any] | None) -> BaseModel:
         """Run a call off the event loop; a :class:`priomem.PriomemError` becomes a tool error."""
         grant = self.grant_for(ctx)
         try:
             return await anyio.to_thread.run_sync(self.run, name, arguments, grant)
+        except StoreError as exc:
+            if not self.remote:
+                raise ToolError(exc.message) from None
+            # Remote callers learn what failed and what to do, not the server's paths,
+            # process ids or Chroma's own text: those go to the server's log.
+            log.warning("a tool call failed: %s", exc.message)
+            raise ToolError(
+                f"the memory store failed ({type(exc).__name__}); try again later, or ask the "
+                "server's operator (its log has the details)."
+            ) from None
         except PriomemError as exc:
             # Raised on purpose so the SDK shows the model our message (it hides other errors' text).
             raise ToolError(exc.message) from None
@@ -194,13 +219,15 @@ def build_server(
     require_grant: bool = False,
     max_k: int | None = None,
     log_level: Any = "WARNING",
+    remote: bool = False,
 ) -> MCPServer[Any]:
     """An ``MCPServer`` with remember, recall and forget on the engine of ``holder``.
 
     The holder starts opening the engine when the server starts serving, and is closed
-    when it stops. ``default``, ``require_grant`` and ``max_k``: see :class:`ToolRunner`.
+    when it stops. ``default``, ``require_grant``, ``max_k`` and ``remote``: see
+    :class:`ToolRunner`.
     """
-    runner = ToolRunner(holder, default=default, require_grant=require_grant, max_k=max_k)
+    runner = ToolRunner(holder, default=default, require_grant=require_grant, max_k=max_k, remote=remote)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
