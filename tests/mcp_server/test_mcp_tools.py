@@ -188,3 +188,25 @@ async def test_unknown_tool_is_an_error(server_for: Any) -> None:
     async with Client(server_for()) as client:
         result = await client.call_tool("delete_everything", {})
     assert "delete_everything" in error_text(result)
+
+
+@pytest.mark.parametrize("remote", [False, True])
+async def test_store_failures_reach_remote_callers_without_server_details(
+    chroma_client: Any, monkeypatch: pytest.MonkeyPatch, remote: bool
+) -> None:
+    from priomem import StoreError
+
+    detail = "could not read namespace 'x' at /srv/secret/store (process 4242): Chroma said: segfault"
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=Settings()) as engine:
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise StoreError(detail)
+
+        monkeypatch.setattr(engine, "recall", broken)
+        async with Client(build_server(EngineHolder.of(engine), remote=remote)) as client:
+            text = error_text(await client.call_tool("recall", {"query": "anything"}))
+    if remote:
+        assert "/srv/secret" not in text and "4242" not in text and "Chroma said" not in text
+        assert "StoreError" in text and "try again" in text
+    else:  # a local (stdio) caller is the machine's user: the whole message helps them
+        assert detail in text
