@@ -435,7 +435,7 @@ def test_reinforcing_cannot_grow_a_memory_past_its_bounds(engine: MemoryEngine) 
 
 def test_a_large_write_that_fails_part_way_leaves_nothing_behind(chroma_client: object) -> None:
     from priomem import HashEmbedder
-    from priomem._engine import WRITE_STEP
+    from priomem._writes import WRITE_STEP
 
     class Failing(HashEmbedder):
         calls = 0

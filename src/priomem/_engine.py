@@ -9,8 +9,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -19,7 +18,7 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 
-from priomem import _audit, _context, _export, _lifecycle, _upgrade
+from priomem import _audit, _export, _lifecycle, _upgrade, _writes
 from priomem._access import AccessRecorder
 from priomem._consolidate import Consolidation
 from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder, as_matrix
@@ -29,8 +28,8 @@ from priomem._models import ForgetReport, Memory, RecallHit
 from priomem._pressure import Pressure
 from priomem._priority import Priority, PriorityLike
 from priomem._quota import Quota
-from priomem._recall import HybridSearcher, run_soon
-from priomem._records import USER_PREFIX, decode, encode, epoch, new_id
+from priomem._recall import HybridSearcher
+from priomem._records import USER_PREFIX, decode, encode, epoch
 from priomem._requests import Item, prepare_item, prepare_items
 from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
@@ -38,7 +37,6 @@ from priomem._stats import namespace_stats
 from priomem._store import ChromaStore
 from priomem._timeparse import parse_duration, parse_time, utcnow
 from priomem._validation import (
-    MAX_REFS,
     validate_content,
     validate_id,
     validate_ids,
@@ -52,9 +50,6 @@ __all__ = ["MemoryEngine"]
 
 log = logging.getLogger("priomem")
 T = TypeVar("T")
-
-#: Memories embedded per step of a large write; each step is stored while the next embeds.
-WRITE_STEP = 32
 
 
 def default_embedder(settings: Settings) -> Embedder:
@@ -130,6 +125,9 @@ class MemoryEngine:
         self._cache_lock = threading.Lock()
         self._closed = False
         self._pressure = Pressure(self._store, self.settings, self._access, self._delete)
+        self._writer = _writes.WriteCore(
+            self._store, self._pressure, self._pool, self._embed_documents, self.settings
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -260,181 +258,11 @@ class MemoryEngine:
         for namespace, indexes in by_namespace.items():
             self._namespace(namespace)
             with self._ns_lock(namespace):
-                written, gone = self._write_namespace(namespace, [items[i] for i in indexes])
+                written, gone = _writes.write_namespace(self._writer, namespace, [items[i] for i in indexes])
             evicted.extend(gone)
             for index, memory in written:
                 results[indexes[index]] = memory
         return WriteReport(memories=tuple(m for m in results if m is not None), evicted=tuple(evicted))
-
-    def _write_namespace(
-        self, namespace: str, items: builtins.list[Item]
-    ) -> tuple[builtins.list[tuple[int, Memory]], builtins.list[Memory]]:
-        now = utcnow()
-        now_e = epoch(now)
-        policy = self._pressure.policy(namespace)
-        hashes = list(dict.fromkeys(i.hash for i in items))
-        # The duplicate look-up is a filtered read, whose cost grows with the namespace
-        # (about 12 ms at 100,000 memories): for a small write it runs on a worker while
-        # the texts are embedded, which a duplicate then did not need.
-        lookup = run_soon(self._pool, self._existing, namespace, hashes, now_e)
-        vectors: dict[str, np.ndarray] = {}
-        if len(items) <= WRITE_STEP:
-            try:
-                texts = {i.hash: i.content for i in items}
-                matrix = self._embed_documents(list(texts.values()))
-                vectors = dict(zip(texts, matrix, strict=True))
-            except BaseException:
-                with suppress(Exception):  # the embedding's error is the one to report
-                    lookup.result()
-                raise
-        existing = lookup.result()
-        out: builtins.list[tuple[int, Memory]] = []
-        fresh: dict[str, Memory] = {}
-        reinforced: dict[str, Memory] = {}
-        for index, item in enumerate(items):
-            base = fresh.get(item.hash) or reinforced.get(item.hash) or existing.get(item.hash)
-            if base is None:
-                created = item.created_at or now
-                memory = Memory(
-                    id=new_id(created),
-                    content=item.content,
-                    priority=item.priority,
-                    namespace=namespace,
-                    tags=item.tags,
-                    metadata=item.metadata,
-                    created_at=created,
-                    stored_at=now,
-                    last_accessed_at=None,
-                    access_count=0,
-                    expires_at=policy.retention.expiry(item.priority, item.ttl, item.metadata, now),
-                    refs=item.refs,
-                    content_hash=item.hash,
-                    ttl=item.ttl,
-                    thread=item.thread,
-                )
-                fresh[item.hash] = memory
-            else:
-                memory = self._reinforce(base, item, now, policy.retention)
-                (fresh if item.hash in fresh else reinforced)[item.hash] = memory
-            out.append((index, memory))
-        evicted: builtins.list[Memory] = []
-        if fresh:
-            new = list(fresh.values())
-            # Plan first: a refused write must leave everything as it was.
-            victims = self._pressure.plan_room(namespace, new, policy, now_e)
-            self._store_new(namespace, new, now_e, vectors)
-            if victims:
-                evicted = self._pressure.evict(victims, namespace)
-        if reinforced:
-            changed = list(reinforced.values())
-            self._store.update_metadata(namespace, [m.id for m in changed], [encode(m)[1] for m in changed])
-        latest = {
-            **{m.content_hash: m for m in fresh.values()},
-            **{m.content_hash: m for m in reinforced.values()},
-        }
-        return [(index, latest[memory.content_hash]) for index, memory in out], evicted
-
-    def _existing(self, namespace: str, hashes: Sequence[str], now_e: float) -> dict[str, Memory]:
-        """The live memories of ``namespace`` with these content hashes, by hash."""
-        existing: dict[str, Memory] = {}
-        for start in range(0, len(hashes), 500):
-            for row in self._store.get(
-                namespace, where={"pm_hash": {"$in": list(hashes[start : start + 500])}}
-            ):
-                if float(row.metadata.get("pm_expires", 0)) > now_e:
-                    existing[str(row.metadata["pm_hash"])] = decode(
-                        row.id, row.document, row.metadata, namespace
-                    )
-        return existing
-
-    def _store_new(
-        self, namespace: str, new: Sequence[Memory], now_e: float, vectors: Mapping[str, np.ndarray]
-    ) -> None:
-        """Embed and store ``new``: each batch is written on a worker while the next one is
-        embedded, so a large write costs about its embedding alone.
-
-        Should embedding or the store fail part-way through, the batches already stored are
-        deleted again and the error is raised: a refused write leaves the memories as they
-        were.
-        """
-        encoded = [encode(m) for m in new]
-        links = _context.link(self._store, namespace, new, now_e)
-        metas = [{**e[1], **extra} for e, extra in zip(encoded, links, strict=True)]
-        step = WRITE_STEP
-        if len(new) <= step:  # one batch: nothing to overlap
-            if all(m.content_hash in vectors for m in new):
-                matrix = np.stack([vectors[m.content_hash] for m in new])
-            else:
-                matrix = self._embed_documents([m.content for m in new])
-            self._store.upsert(namespace, [m.id for m in new], matrix, [e[0] for e in encoded], metas)
-            return
-        pending: Future[None] | None = None
-        sent = 0
-        try:
-            for start in range(0, len(new), step):
-                end = start + step
-                matrix = self._embed_documents([m.content for m in new[start:end]])
-                if pending is not None:
-                    pending.result()
-                pending = run_soon(
-                    self._pool,
-                    self._store.upsert,
-                    namespace,
-                    [m.id for m in new[start:end]],
-                    matrix,
-                    [e[0] for e in encoded[start:end]],
-                    metas[start:end],
-                )
-                sent = end
-            if pending is not None:
-                pending.result()
-        except BaseException:
-            if pending is not None:
-                with suppress(Exception):
-                    pending.result()
-            with suppress(Exception):  # the original error is the one to report
-                self._store.delete(namespace, [m.id for m in new[:sent]])
-            raise
-
-    def _reinforce(self, base: Memory, item: Item, now: datetime, retention: RetentionPolicy) -> Memory:
-        priority = max(base.priority, item.priority)
-        metadata = {**base.metadata, **item.metadata}
-        ttl = item.ttl if item.ttl is not None else base.ttl
-        if item.ttl is not None and base.ttl is not None:
-            ttl = max(item.ttl, base.ttl)
-        new_expiry = retention.expiry(priority, ttl, metadata, now)
-        expires = None if base.expires_at is None or new_expiry is None else max(base.expires_at, new_expiry)
-        if (
-            new_expiry is not None
-            and expires is not None
-            and metadata.get("classification") != base.metadata.get("classification")
-        ):
-            expires = min(expires, new_expiry)  # a stricter classification caps the lifetime
-        tags = base.tags + tuple(t for t in item.tags if t not in base.tags)
-        refs = base.refs + tuple(r for r in item.refs if r not in base.refs)
-        # Reinforcing merges: the merged memory must keep within the same bounds as a new one.
-        for name, size, limit in (
-            ("tags", len(tags), self.settings.max_tags),
-            ("refs", len(refs), MAX_REFS),
-            ("metadata", len(metadata), self.settings.max_metadata_keys),
-        ):
-            if size > limit and size > len(getattr(base, name)):
-                raise InvalidInputError(
-                    f"{name}: reinforcing memory {base.id} would give it {size} {name} entries, over the "
-                    f"limit of {limit}; forget it first or store the new facts as a separate memory.",
-                    field=name,
-                )
-        return replace(
-            base,
-            priority=priority,
-            tags=tags,
-            metadata=metadata,
-            refs=refs,
-            access_count=base.access_count + 1,
-            last_accessed_at=now,
-            expires_at=expires,
-            ttl=ttl,
-        )
 
     # -- recall ------------------------------------------------------------------------
     def _filter(

@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -23,6 +22,7 @@ import numpy as np
 
 from priomem import _compaction
 from priomem._errors import InvalidInputError, ModelMismatchError, StoreError, StoreUnavailableError
+from priomem._gate import Gate, shared
 from priomem._lock import StoreLock
 
 __all__ = ["LAYOUT", "LAYOUT_KEY", "ChromaStore", "Row"]
@@ -100,67 +100,6 @@ def _chroma(action: str) -> Iterator[None]:
         raise _translate(exc, action) from exc
 
 
-class _Gate:
-    """Many operations at once, or one compaction alone (it closes and replaces collections).
-
-    Re-entrant: a thread inside either side may enter the shared side again. A waiting
-    compaction holds new operations back, so it is not starved.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._active = 0
-        self._waiting = 0
-        self._owner: int | None = None
-        self._local = threading.local()
-
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        depth = getattr(self._local, "depth", 0)
-        if depth == 0 and self._owner != threading.get_ident():
-            with self._cond:
-                while self._owner is not None or self._waiting:
-                    self._cond.wait()
-                self._active += 1
-        self._local.depth = depth + 1
-        try:
-            yield
-        finally:
-            self._local.depth = depth
-            if depth == 0 and self._owner != threading.get_ident():
-                with self._cond:
-                    self._active -= 1
-                    self._cond.notify_all()
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        me = threading.get_ident()
-        if self._owner == me:
-            yield
-            return
-        with self._cond:
-            self._waiting += 1
-            while self._owner is not None or self._active:
-                self._cond.wait()
-            self._waiting -= 1
-            self._owner = me
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._owner = None
-                self._cond.notify_all()
-
-
-def _shared(method: Callable[..., T]) -> Callable[..., T]:
-    @wraps(method)
-    def run(self: ChromaStore, *args: Any, **kwargs: Any) -> T:
-        with self._gate.shared():
-            return method(self, *args, **kwargs)
-
-    return run
-
-
 class ChromaStore:
     """Namespaced record storage on any Chroma client."""
 
@@ -187,7 +126,7 @@ class ChromaStore:
         self._collections: dict[str, Any] = {}
         self._threads: set[str] = set()
         self._guard = threading.RLock()
-        self._gate = _Gate()
+        self._gate = Gate()
         self._marked: set[str] = set()
         #: Rebuilds and vacuums are safe only where no other process writes meanwhile.
         self._compactable = path is not None and owns_client and lock is not None
@@ -277,7 +216,7 @@ class ChromaStore:
         with _chroma("open the store's settings"):
             return self._client.get_or_create_collection(META_COLLECTION, embedding_function=None)
 
-    @_shared
+    @shared
     def meta_put(self, record_id: str, document: str, metadata: Mapping[str, Any]) -> None:
         """Write one store-level record (its 1-d vector is a placeholder: never searched)."""
         with _chroma("write the store's settings"):
@@ -285,7 +224,7 @@ class ChromaStore:
                 ids=[record_id], embeddings=[[1.0]], documents=[document], metadatas=[dict(metadata)]
             )
 
-    @_shared
+    @shared
     def meta_get(self, record_ids: Sequence[str]) -> dict[str, Row]:
         with _chroma("read the store's settings"):
             got = self._meta().get(ids=list(record_ids), include=["documents", "metadatas"])
@@ -298,7 +237,7 @@ class ChromaStore:
             for i, rid in enumerate(got["ids"])
         }
 
-    @_shared
+    @shared
     def meta_find(self, kind: str) -> list[Row]:
         """Every store-level record whose ``kind`` metadata is ``kind``."""
         with _chroma("read the store's settings"):
@@ -312,12 +251,12 @@ class ChromaStore:
             for i, rid in enumerate(got["ids"])
         ]
 
-    @_shared
+    @shared
     def meta_delete(self, record_ids: Sequence[str]) -> None:
         with _chroma("delete store settings"):
             self._meta().delete(ids=list(record_ids))
 
-    @_shared
+    @shared
     def note_deletion(self, namespace: str | None) -> None:
         """Record, before Chroma deletes anything, that the store needs compacting.
 
@@ -408,7 +347,7 @@ class ChromaStore:
             self._collections[namespace] = col
             return col
 
-    @_shared
+    @shared
     def layout(self, namespace: str) -> int | None:
         """The record layout of a namespace's collection (None: it has no collection)."""
         col = self._collection(namespace, create=False)
@@ -416,7 +355,7 @@ class ChromaStore:
             return None
         return int((col.metadata or {}).get(LAYOUT_KEY, 1))
 
-    @_shared
+    @shared
     def set_layout(self, namespace: str, layout: int) -> None:
         """Record that a namespace's records now follow ``layout``."""
         col = self._collection(namespace, create=False)
@@ -427,7 +366,7 @@ class ChromaStore:
         with self._guard:
             self._collections.pop(namespace, None)
 
-    @_shared
+    @shared
     def mark_threads(self, namespace: str) -> None:
         """Record in the namespace's collection that it holds turns of a thread (once)."""
         if namespace in self._threads:
@@ -443,7 +382,7 @@ class ChromaStore:
             self._collections.pop(namespace, None)
             self._threads.add(namespace)
 
-    @_shared
+    @shared
     def has_threads(self, namespace: str) -> bool:
         """Whether the namespace holds turns of a thread, as its collection says now."""
         if namespace in self._threads:
@@ -458,7 +397,7 @@ class ChromaStore:
             return True
         return False
 
-    @_shared
+    @shared
     def namespaces(self) -> list[str]:
         """Every namespace that has a collection, sorted."""
         with _chroma("list namespaces"):
@@ -474,7 +413,7 @@ class ChromaStore:
                 names.append(str(meta["pm_namespace"]))
         return sorted(names)
 
-    @_shared
+    @shared
     def drop(self, namespace: str) -> None:
         """Delete a namespace's collection and everything in it."""
         self.note_deletion(None)
@@ -489,7 +428,7 @@ class ChromaStore:
                 self._client.delete_collection(collection_name(namespace))
 
     # -- records -----------------------------------------------------------------------
-    @_shared
+    @shared
     def upsert(
         self,
         namespace: str,
@@ -511,7 +450,7 @@ class ChromaStore:
                     metadatas=[dict(m) for m in metadatas[start:end]],
                 )
 
-    @_shared
+    @shared
     def update_metadata(
         self, namespace: str, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]
     ) -> None:
@@ -524,7 +463,7 @@ class ChromaStore:
                 end = start + self._max_batch
                 col.update(ids=list(ids[start:end]), metadatas=[dict(m) for m in metadatas[start:end]])
 
-    @_shared
+    @shared
     def get(
         self,
         namespace: str,
@@ -577,7 +516,7 @@ class ChromaStore:
     def ids(self, namespace: str, where: Where | None = None, limit: int | None = None) -> list[str]:
         return [r.id for r in self.get(namespace, where=where, limit=limit, documents=False, metadatas=False)]
 
-    @_shared
+    @shared
     def query(
         self,
         namespace: str,
@@ -612,7 +551,7 @@ class ChromaStore:
             for i, rid in enumerate(ids)
         ]
 
-    @_shared
+    @shared
     def nearest(self, namespace: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ids and cosine similarities of the ``n`` nearest records, nearest first.
 
@@ -630,7 +569,7 @@ class ChromaStore:
             for rid, d in zip(got["ids"][0], (got.get("distances") or [[]])[0], strict=True)
         ]
 
-    @_shared
+    @shared
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
         col = self._collection(namespace, create=False)
         if col is None or not ids:
@@ -640,7 +579,7 @@ class ChromaStore:
             for start in range(0, len(ids), self._max_batch):
                 col.delete(ids=list(ids[start : start + self._max_batch]))
 
-    @_shared
+    @shared
     def count(self, namespace: str) -> int:
         col = self._collection(namespace, create=False)
         if col is None:
@@ -826,32 +765,31 @@ def purge_folder(path: Path, *, everything: bool = False) -> list[str]:
     lock.acquire()
     try:
         _compaction.clear_heap_garbage()
-        client = _persistent_client(path)
-        try:
-            with _chroma(f"recover the store at {path}"):
-                _recover_rebuilds(client)
-                pending = everything or bool(_meta_of(client).get(ids=[PENDING_ID], include=[])["ids"])
-                if everything:
-                    _mark_all(client)
-            rebuilt = _rebuild_marked(client, int(client.get_max_batch_size())) if pending else []
-        finally:
-            close = getattr(client, "close", None)
-            if close is not None:
-                close()
-        if not pending:
-            return []
+        with _opened(path) as client, _chroma(f"compact the store at {path}"):
+            _recover_rebuilds(client)
+            pending = everything or bool(_meta_of(client).get(ids=[PENDING_ID], include=[])["ids"])
+            if not pending:
+                return []
+            if everything:
+                _mark_all(client)
+            rebuilt = _rebuild_marked(client, int(client.get_max_batch_size()))
         _finish_compaction(path, lock)
-        client = _persistent_client(path)
-        try:
-            with _chroma("clear the compaction mark"):
-                _meta_of(client).delete(ids=[PENDING_ID])
-        finally:
-            close = getattr(client, "close", None)
-            if close is not None:
-                close()
+        with _opened(path) as client, _chroma("clear the compaction mark"):
+            _meta_of(client).delete(ids=[PENDING_ID])
         return rebuilt
     finally:
         lock.release()
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[Any]:
+    client = _persistent_client(path)
+    try:
+        yield client
+    finally:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
 
 
 def ephemeral_client() -> Any:
