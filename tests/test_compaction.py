@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import stat
 from pathlib import Path
 
@@ -103,3 +104,43 @@ def test_compact_rebuilds_only_namespaces_with_deletions(tmp_path: Path) -> None
         assert engine.compact() == ["b"]
         assert engine.compact() == []
         assert [m.content for m in engine.list(namespace="b")] == ["kept in b"]
+
+
+_HEAP_PROBE = """
+import ctypes, sys
+from priomem import _compaction
+if sys.argv[1] == "on":
+    assert _compaction.clear_heap_garbage()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+secret = b"Zorblaxquine-secret-memory-text " * 64
+found = 0
+for _ in range(50):
+    block = libc.malloc(len(secret))
+    ctypes.memmove(block, secret, len(secret))
+    libc.free(block)
+    again = libc.malloc(len(secret))  # glibc hands the same block back at once
+    found += b"Zorblaxquine" in ctypes.string_at(again, len(secret))
+    libc.free(again)
+print(found)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_heap_blocks_carry_no_earlier_content_once_cleared() -> None:
+    """What keeps deleted text out of HNSW files: Chroma's index buffers are malloc'd and
+    written whole, so a block must not come back holding what the process freed."""
+    import subprocess
+    import sys
+
+    def probe(mode: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", _HEAP_PROBE, mode], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout)
+
+    assert probe("off") > 0  # the hazard is real: freed text comes back in a new block
+    assert probe("on") == 0
