@@ -79,3 +79,12 @@ def test_benchmark_help_describes_the_modes(script: str) -> None:
         [sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True, check=True
     )
     assert "--quick" in proc.stdout and "--smoke" in proc.stdout and "--out" in proc.stdout
+
+
+def test_compaction_smoke_times_compaction_and_the_heap_clearing(tmp_path: Path) -> None:
+    stdout, result = run_smoke("compaction.py", tmp_path)
+    assert "Compaction of one namespace" in stdout and "Heap clearing" in stdout
+    rows = result["compaction"]
+    assert isinstance(rows, list) and rows[0]["compact_s"] > 0
+    heap = result["heap_clearing"]
+    assert isinstance(heap, dict) and heap["recall_ratio"] > 0

@@ -11,15 +11,8 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from priomem import HashEmbedder, MemoryEngine, Settings
-from priomem._store import (
-    COMPACT_KIND,
-    META_COLLECTION,
-    REBUILD_DONE_KEY,
-    REBUILD_KIND,
-    REBUILD_OF_KEY,
-    REBUILD_SUFFIX,
-    collection_name,
-)
+from priomem._rebuild import COMPACT_KIND, REBUILD_DONE_KEY, REBUILD_KIND, REBUILD_OF_KEY, REBUILD_SUFFIX
+from priomem._store import META_COLLECTION, collection_name
 
 
 def _seed(store: Path) -> dict[str, str]:

@@ -18,6 +18,7 @@ EXPECTED = {
     "Embedder",
     "EmbeddingError",
     "ForgetReport",
+    "NamespaceCheck",
     "FormatError",
     "HashEmbedder",
     "InvalidInputError",

@@ -40,6 +40,7 @@ from priomem._models import ForgetReport, Memory, RecallHit, ScoreParts
 from priomem._packing import PackResult, approx_tokens, pack_hits
 from priomem._priority import Priority
 from priomem._quota import Quota
+from priomem._repair import NamespaceCheck
 from priomem._retention import RetentionPolicy
 from priomem._scoring import Weights
 from priomem._settings import Settings
@@ -63,6 +64,7 @@ __all__ = [
     "Memory",
     "MemoryEngine",
     "ModelMismatchError",
+    "NamespaceCheck",
     "NamespaceNotAllowedError",
     "NotFoundError",
     "PackResult",

@@ -30,6 +30,7 @@ from priomem._priority import Priority, PriorityLike
 from priomem._quota import Quota
 from priomem._recall import HybridSearcher
 from priomem._records import USER_PREFIX, decode, encode, epoch
+from priomem._repair import NamespaceCheck, check_namespace
 from priomem._requests import Item, prepare_item, prepare_items
 from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
@@ -612,6 +613,22 @@ class MemoryEngine:
         Chroma server it does nothing: stop the server, then ``priomem purge --path``.
         """
         return self._store.compact()
+
+    def check(self, *, repair: bool = False) -> builtins.list[NamespaceCheck]:
+        """Probe every namespace; with ``repair``, rebuild the ones Chroma cannot read.
+
+        A namespace can only break through a record Chroma accepted but cannot index
+        (priomem bounds every input so that its own writes cannot). ``repair`` (embedded
+        stores) reads back what Chroma still holds, keeps every record priomem could have
+        written, re-embeds those whose vector only the broken index held, and replaces
+        the namespace's collection; each result names what it could not recover.
+        """
+        return [
+            check_namespace(
+                self._store, ns, repair=repair, embed=self._embed_documents, dimension=self.embedder.dimension
+            )
+            for ns in self._store.namespaces()
+        ]
 
     def audit_log(
         self, *, namespace: str | None = None, action: str | None = None, limit: int = 100

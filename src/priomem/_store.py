@@ -24,6 +24,16 @@ from priomem import _compaction
 from priomem._errors import InvalidInputError, ModelMismatchError, StoreError, StoreUnavailableError
 from priomem._gate import Gate, shared
 from priomem._lock import StoreLock
+from priomem._rebuild import (
+    COMPACT_KIND,
+    PENDING_ID,
+    REBUILD_SUFFIX,
+    Collections,
+    mark_all,
+    rebuild,
+    rebuild_marked,
+    recover,
+)
 
 __all__ = ["LAYOUT", "LAYOUT_KEY", "ChromaStore", "Row"]
 
@@ -38,18 +48,6 @@ LAYOUT_KEY = "pm_layout"
 LAYOUT = 2
 #: Set in a namespace's collection metadata once a turn of a thread is written to it.
 THREADS_KEY = "pm_threads"
-#: Store-level records of compaction (see ``_compaction``): deletions happened that it has
-#: not made real on disk yet (``PENDING_ID``); records were deleted from a collection
-#: (kind ``COMPACT_KIND``, id ``compact:<collection>``); a rebuild of a collection started
-#: (kind ``REBUILD_KIND``, id ``rebuild:<collection>``). Each is written before the step
-#: it announces, so a kill at any point leaves enough to finish the work.
-PENDING_ID = "compaction:pending"
-COMPACT_KIND = "compact"
-REBUILD_KIND = "rebuild"
-#: In the metadata of a rebuild's copy: the collection it replaces; and once it is whole.
-REBUILD_OF_KEY = "pm_rebuild_of"
-REBUILD_DONE_KEY = "pm_rebuild_whole"
-REBUILD_SUFFIX = "-rebuild"
 
 Where = dict[str, Any]
 T = TypeVar("T")
@@ -136,7 +134,7 @@ class ChromaStore:
         self._pending = False
         if self._compactable:
             with _chroma(f"recover the store at {path}"):
-                _recover_rebuilds(client)
+                recover(_collections(client))
             self._pending = bool(self.meta_get([PENDING_ID]))
 
     # -- opening -------------------------------------------------------------------
@@ -301,7 +299,8 @@ class ChromaStore:
     def _compact_now(self, *, reopen: bool) -> list[str]:
         assert self._path is not None
         with self._gate.exclusive(), self._guard:
-            rebuilt = _rebuild_marked(self._client, self._max_batch)
+            with _chroma("compact the store"):
+                rebuilt = rebuild_marked(_collections(self._client), self._max_batch)
             self._collections.clear()
             self._marked.clear()
             self._close_client()
@@ -315,6 +314,56 @@ class ChromaStore:
             if not reopen:
                 self._close_client()
             return rebuilt
+
+    # -- damage: finding it, and repairing from what Chroma still holds ---------------
+    def probe(self, namespace: str) -> str | None:
+        """None if Chroma can read the namespace's collection, else what it said."""
+        col = self._collection(namespace, create=False)
+        if col is None:
+            return None
+        try:
+            col.count()
+            col.get(limit=1, include=["documents", "metadatas"])
+            col.query(query_embeddings=[np.ones(self._dimension, np.float32)], n_results=1, include=[])
+        except Exception as exc:  # any failure is the finding
+            return str(exc) or type(exc).__name__
+        return None
+
+    @property
+    def can_salvage(self) -> bool:
+        """Whether damaged namespaces can be repaired here (an embedded store this owns)."""
+        return self._compactable
+
+    def salvage(self, namespace: str) -> dict[str, Any]:
+        """The records Chroma still holds of a namespace it cannot read (embedded stores)."""
+        from priomem._salvage import salvage
+
+        col = self._collection(namespace, create=False)
+        if col is None or self._path is None:
+            return {}
+        return salvage(self._path / _compaction.DATABASE, str(col.id))
+
+    @shared
+    def restore(
+        self,
+        namespace: str,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Replace a namespace's collection by a fresh one holding exactly these records
+        (crash-safe like a compaction's rebuild)."""
+        step = self._max_batch
+        batches = [
+            (list(ids[i : i + step]), embeddings[i : i + step], list(documents[i : i + step]),
+             [dict(m) for m in metadatas[i : i + step]])
+            for i in range(0, len(ids), step)
+        ]  # fmt: skip
+        with self._guard:
+            self._collections.pop(namespace, None)
+            with _chroma(f"repair namespace {namespace!r}"):
+                rebuild(_collections(self._client), collection_name(namespace), step, batches)
 
     # -- collections -----------------------------------------------------------------
     def _collection(self, namespace: str, *, create: bool) -> Any | None:
@@ -630,114 +679,8 @@ def _persistent_client(path: Path) -> Any:
         )
 
 
-def _get(client: Any, name: str) -> Any | None:
-    try:
-        return client.get_collection(name, embedding_function=None)
-    except (_chromadb().errors.NotFoundError, ValueError):
-        return None
-
-
-def _strip(meta: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in meta.items() if k not in (REBUILD_OF_KEY, REBUILD_DONE_KEY)}
-
-
-def _meta_of(client: Any) -> Any:
-    return client.get_or_create_collection(META_COLLECTION, embedding_function=None)
-
-
-def _rebuild(client: Any, name: str, step: int) -> bool:
-    """Rebuild collection ``name`` from its live records (copy its live records into a fresh collection).
-
-    Order, each step durable in Chroma before the next: a ``rebuild:`` record; the copy,
-    created with ``REBUILD_OF_KEY`` and filled; the copy marked whole; the original
-    dropped; the copy renamed to the original's name, its marks removed; the records
-    deleted. :func:`_recover_rebuilds` finishes whatever a kill interrupted.
-    """
-    meta_col = _meta_of(client)
-    marks = [REBUILD_KIND + ":" + name, COMPACT_KIND + ":" + name]
-    with _chroma("compact the store"):
-        old = _get(client, name)
-        if old is None:
-            meta_col.delete(ids=marks)
-            return False
-        meta_col.upsert(
-            ids=marks[:1], embeddings=[[1.0]], documents=[name], metadatas=[{"kind": REBUILD_KIND}]
-        )
-        meta = _strip(old.metadata or {})
-        staging = name + REBUILD_SUFFIX
-        if _get(client, staging) is not None:
-            client.delete_collection(staging)
-        copy = client.create_collection(
-            staging,
-            metadata={**meta, REBUILD_OF_KEY: name},
-            configuration=old.configuration,
-            embedding_function=None,
-        )
-        ids = old.get(include=[])["ids"]
-        for start in range(0, len(ids), step):
-            got = old.get(ids=ids[start : start + step], include=["embeddings", "documents", "metadatas"])
-            if got["ids"]:
-                copy.upsert(
-                    ids=got["ids"],
-                    embeddings=got["embeddings"],
-                    documents=got["documents"],
-                    metadatas=got["metadatas"],
-                )
-        copy.modify(metadata={**meta, REBUILD_OF_KEY: name, REBUILD_DONE_KEY: True})
-        client.delete_collection(name)
-        copy.modify(name=name, metadata=meta)
-        meta_col.delete(ids=marks)
-    return True
-
-
-def _recover_rebuilds(client: Any) -> None:
-    """Finish or discard rebuilds a kill interrupted; nothing acknowledged is ever lost.
-
-    A copy whose original still exists is discarded (the original is whole: nothing
-    wrote to the copy). A copy whose original is gone was marked whole before the drop,
-    so it takes the original's name.
-    """
-    meta_col = _meta_of(client)
-    started = meta_col.get(where={"kind": REBUILD_KIND}, include=["documents"])
-    for record_id, name in zip(started["ids"], started["documents"] or [], strict=True):
-        original, staging = _get(client, name), _get(client, name + REBUILD_SUFFIX)
-        if staging is not None:
-            if original is not None:
-                client.delete_collection(staging.name)
-            elif (staging.metadata or {}).get(REBUILD_DONE_KEY):
-                staging.modify(name=name, metadata=_strip(staging.metadata or {}))
-                log.warning("finished the rebuild of %s that a crash interrupted", name)
-            else:  # cannot happen: the original is dropped only once the copy is whole
-                log.error("an incomplete rebuild of %s has no original; kept as %s", name, staging.name)
-                continue
-        elif original is not None and REBUILD_OF_KEY in (original.metadata or {}):
-            original.modify(metadata=_strip(original.metadata or {}))  # killed just after the rename
-        meta_col.delete(ids=[record_id])
-
-
-def _rebuild_marked(client: Any, step: int) -> list[str]:
-    """Rebuild every collection records were deleted from; their namespaces."""
-    with _chroma("compact the store"):
-        marked = _meta_of(client).get(where={"kind": COMPACT_KIND}, include=[])["ids"]
-    rebuilt = []
-    for record_id in marked:
-        name = record_id.split(":", 1)[1]
-        if _rebuild(client, name, step):
-            col = _get(client, name)
-            rebuilt.append(str(((col.metadata or {}) if col is not None else {}).get("pm_namespace", name)))
-    return rebuilt
-
-
-def _mark_all(client: Any) -> None:
-    names = [c.name for c in client.list_collections() if c.name.startswith(NAMESPACE_PREFIX)]
-    names = [n for n in names if not n.endswith(REBUILD_SUFFIX)]
-    if names:
-        _meta_of(client).upsert(
-            ids=[COMPACT_KIND + ":" + n for n in names],
-            embeddings=[[1.0]] * len(names),
-            documents=[""] * len(names),
-            metadatas=[{"kind": COMPACT_KIND}] * len(names),
-        )
+def _collections(client: Any) -> Collections:
+    return Collections(client, META_COLLECTION, (_chromadb().errors.NotFoundError, ValueError))
 
 
 def _finish_compaction(path: Path, lock: StoreLock | None) -> None:
@@ -766,16 +709,16 @@ def purge_folder(path: Path, *, everything: bool = False) -> list[str]:
     try:
         _compaction.clear_heap_garbage()
         with _opened(path) as client, _chroma(f"compact the store at {path}"):
-            _recover_rebuilds(client)
-            pending = everything or bool(_meta_of(client).get(ids=[PENDING_ID], include=[])["ids"])
+            recover(_collections(client))
+            pending = everything or bool(_collections(client).meta().get(ids=[PENDING_ID], include=[])["ids"])
             if not pending:
                 return []
             if everything:
-                _mark_all(client)
-            rebuilt = _rebuild_marked(client, int(client.get_max_batch_size()))
+                mark_all(_collections(client), NAMESPACE_PREFIX)
+            rebuilt = rebuild_marked(_collections(client), int(client.get_max_batch_size()))
         _finish_compaction(path, lock)
         with _opened(path) as client, _chroma("clear the compaction mark"):
-            _meta_of(client).delete(ids=[PENDING_ID])
+            _collections(client).meta().delete(ids=[PENDING_ID])
         return rebuilt
     finally:
         lock.release()

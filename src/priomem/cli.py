@@ -1,5 +1,5 @@
 """The ``priomem`` command line: remember, recall, get, list, forget, stats, sweep, demo,
-export, import, consolidate, erase, quota, audit, compact, purge, ui.
+export, import, consolidate, erase, quota, audit, compact, purge, check, ui.
 
 Exit codes: 0 success, 1 error (message on stderr, no traceback), 2 usage error.
 Global options (``--path``, ``--url``, ``--namespace``, ``--json``) go before or after
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from priomem._engine import MemoryEngine
-from priomem._errors import InvalidInputError, PriomemError
+from priomem._errors import InvalidInputError, PriomemError, StoreError
 from priomem._models import Memory, RecallHit
 from priomem._settings import Settings
 
@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
         "make deletions real on disk in a stopped Chroma server's data folder (completes erasure)",
     )
     add("compact", "make every deletion real on disk now (an embedded store also does it on close)")
+    p = add("check", "find namespaces Chroma cannot read; --repair rebuilds them from what it still holds")
+    p.add_argument("--repair", action="store_true", help="repair damaged namespaces (embedded store)")
 
     add("stats", "counts by priority, sizes, ages, quota use, what expires soon")
     add("sweep", "delete expired memories now")
@@ -418,6 +420,25 @@ def _purge(settings: Settings, args: argparse.Namespace) -> Any:
     )
 
 
+def _check(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    found = engine.check(repair=args.repair)
+    damaged = [c for c in found if c.status == "damaged"]
+    if damaged:
+        hint = "" if args.repair else " Run 'priomem check --repair' (stop other users of the store first)."
+        raise StoreError(
+            "; ".join(f"namespace {c.namespace!r} is damaged ({c.error})" for c in damaged) + "." + hint
+        )
+    if args.json:
+        return [c.to_dict() for c in found]
+    lines = [
+        f"{c.namespace}: {c.status}"
+        + (f", {c.recovered} recovered ({c.reembedded} re-embedded), {len(c.lost)} lost: {', '.join(c.lost)}"
+           if c.status == "repaired" else "")
+        for c in found
+    ]  # fmt: skip
+    return "\n".join(lines) if lines else "(no namespaces)"
+
+
 def _compact(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     if engine.location.startswith(("http://", "https://")):
         raise InvalidInputError(
@@ -486,6 +507,7 @@ COMMANDS: dict[str, Handler] = {
     "audit": _audit,
     "ui": _ui,
     "compact": _compact,
+    "check": _check,
 }
 
 

@@ -1,0 +1,109 @@
+"""``check``: find namespaces Chroma cannot read, and repair them from what it still holds.
+
+A namespace is probed by counting, reading and searching it. A damaged one (in an embedded
+store) is repaired by reading its records back from Chroma's database, read-only
+(:mod:`priomem._salvage`), keeping those priomem could have written (a document, priomem's
+record fields, every list within priomem's bounds; the record that broke the collection
+is not), re-embedding those whose vector only the broken index held, and writing them
+into a fresh collection that replaces the broken one (:mod:`priomem._rebuild`, safe to
+kill). What could not be recovered is reported by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from priomem._lexical import MAX_TERMS
+from priomem._records import decode
+from priomem._salvage import Salvaged
+from priomem._store import ChromaStore
+from priomem._validation import MAX_METADATA_STR
+
+__all__ = ["NamespaceCheck", "check_namespace"]
+
+#: The longest list priomem ever stores in a record (its lexical terms; tags and refs are
+#: shorter): a longer one is what broke the collection.
+MAX_LIST = MAX_TERMS
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceCheck:
+    """What :meth:`MemoryEngine.check` found in one namespace.
+
+    ``status``: ``"ok"``; ``"damaged"`` (Chroma cannot read it; ``error`` says why);
+    ``"repaired"`` (rebuilt from what Chroma still held: ``recovered`` memories, of which
+    ``reembedded`` had to be embedded again, and ``lost``: ids that could not be recovered).
+    """
+
+    namespace: str
+    status: str
+    error: str | None = None
+    recovered: int = 0
+    reembedded: int = 0
+    lost: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "status": self.status,
+            "error": self.error,
+            "recovered": self.recovered,
+            "reembedded": self.reembedded,
+            "lost": list(self.lost),
+        }
+
+
+def _fits(record: Salvaged, namespace: str) -> bool:
+    if record.document is None or "pm_v" not in record.metadata:
+        return False
+    for value in record.metadata.values():
+        if isinstance(value, list) and len(value) > MAX_LIST:
+            return False
+        if isinstance(value, str) and len(value) > max(MAX_METADATA_STR, 1 << 16):
+            return False
+    try:
+        decode(record.id, record.document, dict(record.metadata), namespace)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
+def check_namespace(
+    store: ChromaStore,
+    namespace: str,
+    *,
+    repair: bool,
+    embed: Callable[[Sequence[str]], np.ndarray],
+    dimension: int,
+) -> NamespaceCheck:
+    """Probe ``namespace``; repair it if damaged and ``repair`` (embedded stores only)."""
+    error = store.probe(namespace)
+    if error is None:
+        return NamespaceCheck(namespace, "ok")
+    if not repair or not store.can_salvage:
+        return NamespaceCheck(namespace, "damaged", error=error)
+    records = store.salvage(namespace)
+    kept = [r for r in records.values() if _fits(r, namespace)]
+    lost = tuple(sorted(r.id for r in records.values() if not _fits(r, namespace)))
+    missing = [i for i, r in enumerate(kept) if r.vector is None or r.vector.shape != (dimension,)]
+    matrix = np.zeros((len(kept), dimension), np.float32)
+    for i, record in enumerate(kept):
+        if record.vector is not None and record.vector.shape == (dimension,):
+            matrix[i] = record.vector
+    if missing:
+        matrix[missing] = embed([kept[i].document or "" for i in missing])
+    store.restore(
+        namespace,
+        [r.id for r in kept],
+        matrix,
+        [r.document or "" for r in kept],
+        [r.metadata for r in kept],
+    )
+    after = store.probe(namespace)
+    if after is not None:
+        return NamespaceCheck(namespace, "damaged", error=f"still unreadable after repair: {after}")
+    return NamespaceCheck(namespace, "repaired", recovered=len(kept), reembedded=len(missing), lost=lost)
