@@ -195,3 +195,16 @@ def test_ui_command_serves_and_stops(tmp_path: Path) -> None:
         timeout=60,
     )
     assert refused.returncode == 1 and "without bearer tokens" in refused.stderr
+
+
+def test_thread_compact_and_check(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("remember", "Can we move the deploy to Tuesday?", "--thread", "chat-7", "--json")
+    assert code == 0 and json.loads(out)["thread"] == "chat-7"
+    code, out, _ = cli("remember", "Yes, Tuesday 10:00 works", "--thread", "chat-7", "--json")
+    reply = json.loads(out)
+    code, out, _ = cli("forget", reply["id"])
+    assert code == 0
+    code, out, _ = cli("compact", "--json")
+    assert code == 0 and json.loads(out) == {"rebuilt_namespaces": []}  # closing compacted already
+    code, out, _ = cli("check")
+    assert code == 0 and out.strip() == "default: ok"

@@ -125,6 +125,20 @@ class _Terms:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """One recall as the search strategies see it: the query vector, how many hits, the
+    namespace and filter, the time, the terms found so far and those still to look up."""
+
+    vector: np.ndarray
+    k: int
+    ns: str
+    flt: Filter
+    now: datetime
+    found: _Terms
+    later: list[str]
+
+
 def run_soon(pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
     """``pool.submit``, or the call made at once when the pool takes no more work (the
     interpreter is exiting: an ``atexit`` handler may still remember and recall)."""
@@ -294,25 +308,14 @@ class HybridSearcher:
         found = looked_up() if looked_up is not None else _Terms()
         found.literal = literal
         later = [] if eager else wanted
-        if threaded or not flt.empty:
-            hits = self._search_pool(vector, k, ns, flt, now, found, later)
-        else:
-            hits = self._search_notes(vector, k, ns, flt, now, found, later)
+        query = _Query(vector, k, ns, flt, now, found, later)
+        hits = self._search_pool(query) if threaded or not flt.empty else self._search_notes(query)
         if hits is None:  # the namespace holds thread turns: read them in their context
             self._threaded.add(ns)
             return self.search(text, k, ns, flt, now)
         return hits
 
-    def _search_notes(
-        self,
-        vector: np.ndarray,
-        k: int,
-        ns: str,
-        flt: Filter,
-        now: datetime,
-        found: _Terms,
-        later: list[str],
-    ) -> list[RecallHit] | None:
+    def _search_notes(self, q: _Query) -> list[RecallHit] | None:
         """Recall without filters in a namespace of notes: the dense pool's ids and
         similarities first, then documents and metadata only for the candidates that can
         still make the top k. None when a candidate turns out to be a thread turn.
@@ -322,6 +325,7 @@ class HybridSearcher:
         the k-th best score read so far: the result is the one reading every candidate
         would give.
         """
+        vector, k, ns, flt, now, found, later = q.vector, q.k, q.ns, q.flt, q.now, q.found, q.later
         now_e = epoch(now)
         size = max(k, DENSE_POOL)
         near = self._store.nearest(ns, vector, size)
@@ -419,18 +423,10 @@ class HybridSearcher:
                 rows[row.id] = row
         return True
 
-    def _search_pool(
-        self,
-        vector: np.ndarray,
-        k: int,
-        ns: str,
-        flt: Filter,
-        now: datetime,
-        found: _Terms,
-        later: list[str],
-    ) -> list[RecallHit] | None:
+    def _search_pool(self, q: _Query) -> list[RecallHit] | None:
         """Recall that reads the whole dense pool: with filters, or among thread turns.
         None when thread turns are met in a namespace not known to hold them."""
+        vector, k, ns, flt, now, found, later = q.vector, q.k, q.ns, q.flt, q.now, q.found, q.later
         now_e = epoch(now)
         vectors = ns in self._threaded
         lexical = self._lexical_rows(ns, found) if not later else ([], None)

@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", help="forget after this long, e.g. 7d")
     p.add_argument("--created-at", help="when it happened (default now)")
     p.add_argument("--refs", type=_tags, default=[], help="comma-separated ids of related memories")
+    p.add_argument("--thread", help="the conversation this is a turn of (recall reads turns in context)")
 
     p = add("recall", "find the memories that best answer a query")
     p.add_argument("query")
@@ -219,6 +220,7 @@ def _remember(engine: MemoryEngine, args: argparse.Namespace) -> Any:
         created_at=args.created_at,
         refs=args.refs,
         namespace=args.namespace,
+        thread=args.thread,
     )
     if args.json:
         return memory.to_dict()

@@ -136,19 +136,20 @@ def test_memory_page_shows_every_field_and_links(engine: MemoryEngine, ui: TestC
         metadata={"source": "runbook", "attempts": 3},
         refs=[target.id, gone.id],
         ttl="7d",
+        thread="incident-42 <chat>",
     )
     engine.forget([gone.id], namespace="n")
     page = ui.get(f"/ns/n/m/{memory.id}")
     assert page.status_code == 200
     html = page.text
     fields = set(re.findall(r'<tr data-field="([a-z_]+)">', html))
-    # The browser does not show a memory's thread yet (added by the recall-core change).
-    expected = set(memory.to_dict()) - {"content", "ttl_seconds", "thread"} | {"ttl"}
+    expected = set(memory.to_dict()) - {"content", "ttl_seconds"} | {"ttl"}
     assert fields == expected
     assert '<pre class="content" id="content">Line one\nLine two</pre>' in html
     assert f'href="/ns/n/m/{target.id}"' in html and f'href="/ns/n/m/{gone.id}"' in html
     assert html.count("(gone)") == 1
     assert "&quot;runbook&quot;" in html and "7 days" in html
+    assert "incident-42 &lt;chat&gt;" in html  # the thread, escaped
     assert "Search score" not in html
 
 

@@ -172,6 +172,10 @@ def memory_page(
             render('<a href="{h}">{v}</a>', h=chrome.link("ns", memory.namespace), v=memory.namespace),
         ),
         ("tags", tag_list(memory.tags)),
+        (
+            "thread",
+            esc(memory.thread) if memory.thread else Markup('<span class="muted">none (a note)</span>'),
+        ),
         ("metadata", _metadata(memory.metadata)),
         (
             "created_at",
