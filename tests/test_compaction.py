@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import stat
 from pathlib import Path
+from typing import Any
 
 import chromadb
 import pytest
@@ -137,3 +138,64 @@ def test_heap_blocks_carry_no_earlier_content_once_cleared() -> None:
 
     assert probe("off") > 0  # the hazard is real: freed text comes back in a new block
     assert probe("on") == 0
+
+
+def test_a_compaction_failing_between_drop_and_rename_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rename after the drop fails (a full disk, say) and the process goes on writing."""
+    import chromadb.api.models.Collection as collection_module
+
+    from priomem import StoreError
+
+    store = tmp_path / "store"
+    settings = Settings(compact_on_close=False)
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=settings) as engine:
+        old = [engine.remember(f"old memory {i} about the garden", namespace="x") for i in range(5)]
+        engine.forget([old[0].id], namespace="x")
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=settings) as engine:
+        real = collection_module.Collection.modify
+
+        def failing(self: Any, name: Any = None, **kwargs: Any) -> Any:
+            if name is not None:
+                monkeypatch.setattr(collection_module.Collection, "modify", real)
+                raise OSError("disk I/O error")
+            return real(self, name=name, **kwargs)
+
+        monkeypatch.setattr(collection_module.Collection, "modify", failing)
+        with pytest.raises(StoreError, match="disk I/O error"):
+            engine.compact()
+        assert {m.content for m in engine.list(namespace="x")} == {m.content for m in old[1:]}
+        engine.remember("written after the failure", namespace="x")
+        engine.recall("garden", namespace="x")
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=settings) as engine:
+        contents = {m.content for m in engine.list(namespace="x")}
+    assert contents == {m.content for m in old[1:]} | {"written after the failure"}
+
+
+def test_repair_never_replaces_a_namespace_it_could_not_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from priomem import _rebuild, _store
+
+    store = tmp_path / "store"
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings(compact_on_close=False)) as engine:
+        xs = [engine.remember(f"x memory {i}", namespace="x") for i in range(4)]
+        engine.forget([xs[0].id], namespace="x")
+        real = _rebuild.rebuild
+
+        def flaky(cols: Any, name: str, step: int, records: Any = None) -> bool:
+            raise OSError("database or disk is full")
+
+        monkeypatch.setattr(_store, "rebuild_marked", lambda cols, step: [flaky(cols, "x", step)])
+        with pytest.raises(Exception, match="disk is full"):
+            engine.compact()
+        monkeypatch.setattr(_rebuild, "rebuild", real)
+        assert [c.status for c in engine.check(repair=True)] == ["ok"]  # healthy: left alone
+        # A probe failure with nothing to read back is reported, never "repaired" to empty.
+        monkeypatch.setattr(engine._store, "probe", lambda ns: "simulated failure")
+        monkeypatch.setattr(engine._store, "salvage", lambda ns: {})
+        (found,) = engine.check(repair=True)
+        assert found.status == "damaged" and "nothing could be read back" in (found.error or "")
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings()) as engine:
+        assert len(engine.list(namespace="x")) == 3

@@ -136,14 +136,18 @@ class MemoryEngine:
         """Where the store lives: a folder, a server URL, or 'a Chroma client'."""
         return self._store.location
 
-    def close(self) -> None:
-        """Write pending bookkeeping and release the store (and its lock). Idempotent."""
+    def close(self, *, compact: bool | None = None) -> None:
+        """Write pending bookkeeping and release the store (and its lock). Idempotent.
+
+        An embedded store with deletions is compacted first (:meth:`compact`) when
+        ``compact`` is true, or, by default, when ``settings.compact_on_close`` is.
+        """
         if self._closed:
             return
         self._closed = True
         self._access.close()
         self._pool.shutdown(wait=True)
-        self._store.close(compact=self.settings.compact_on_close)
+        self._store.close(compact=self.settings.compact_on_close if compact is None else compact)
 
     def __enter__(self) -> MemoryEngine:
         return self
@@ -623,12 +627,19 @@ class MemoryEngine:
         written, re-embeds those whose vector only the broken index held, and replaces
         the namespace's collection; each result names what it could not recover.
         """
-        return [
-            check_namespace(
-                self._store, ns, repair=repair, embed=self._embed_documents, dimension=self.embedder.dimension
-            )
-            for ns in self._store.namespaces()
-        ]
+        found = []
+        for ns in self._store.namespaces():
+            with self._ns_lock(ns):  # no write or forget of this namespace meanwhile
+                found.append(
+                    check_namespace(
+                        self._store,
+                        ns,
+                        repair=repair,
+                        embed=self._embed_documents,
+                        dimension=self.embedder.dimension,
+                    )
+                )
+        return found
 
     def audit_log(
         self, *, namespace: str | None = None, action: str | None = None, limit: int = 100

@@ -95,7 +95,16 @@ class ModelMismatchError(StoreError):
 
 
 class StoreUnavailableError(StoreError):
-    """A Chroma server that cannot be reached."""
+    """A Chroma server that cannot be reached.
+
+    ``unsent``: True when the request cannot have reached it (the connection was refused
+    or never made), so repeating the call cannot apply anything twice; False when it
+    may have (a timeout: the server may have done the work before the answer was lost).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, unsent: bool = False) -> None:
+        super().__init__(message, field=field)
+        self.unsent = unsent
 
 
 class EmbeddingError(PriomemError):

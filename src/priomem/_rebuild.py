@@ -12,7 +12,7 @@ ever lost. Errors are the caller's to translate (``ChromaStore`` wraps every cal
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +34,20 @@ REBUILD_DONE_KEY = "pm_rebuild_whole"
 REBUILD_SUFFIX = "-rebuild"
 
 
+#: ids, embeddings, documents (None where the text is in the metadata), metadatas.
+Batch = tuple[list[str], Any, list[Any], list[dict[str, Any]]]
+
+
 @dataclass(frozen=True, slots=True)
 class Collections:
-    """A Chroma client, the name of the store's record collection, and what Chroma raises
-    for a collection that does not exist."""
+    """A Chroma client, the name of the store's record collection, what Chroma raises for
+    a collection that does not exist, and how a rebuild brings records up to date."""
 
     client: Any
     meta_name: str
     missing: tuple[type[BaseException], ...]
+    #: Applied to every batch a rebuild writes (the store's record layout may move on).
+    convert: Callable[[Batch], Batch] | None = None
 
     def get(self, name: str) -> Any | None:
         try:
@@ -55,9 +61,6 @@ class Collections:
 
 def strip(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if k not in (REBUILD_OF_KEY, REBUILD_DONE_KEY)}
-
-
-Batch = tuple[list[str], Any, list[str], list[dict[str, Any]]]
 
 
 def _live_batches(old: Any, step: int) -> Iterator[Batch]:
@@ -83,7 +86,12 @@ def rebuild(cols: Collections, name: str, step: int, records: Iterable[Batch] | 
     if old is None:
         meta_col.delete(ids=marks)
         return False
-    meta_col.upsert(ids=marks[:1], embeddings=[[1.0]], documents=[name], metadatas=[{"kind": REBUILD_KIND}])
+    meta_col.upsert(
+        ids=marks[:1],
+        embeddings=[[1.0]],
+        documents=[name],
+        metadatas=[{"kind": REBUILD_KIND, "original_id": str(old.id)}],
+    )
     meta = strip(old.metadata or {})
     staging = name + REBUILD_SUFFIX
     if cols.get(staging) is not None:
@@ -94,7 +102,8 @@ def rebuild(cols: Collections, name: str, step: int, records: Iterable[Batch] | 
         configuration=old.configuration,
         embedding_function=None,
     )
-    for ids, embeddings, documents, metadatas in records if records is not None else _live_batches(old, step):
+    for batch in records if records is not None else _live_batches(old, step):
+        ids, embeddings, documents, metadatas = cols.convert(batch) if cols.convert else batch
         copy.upsert(ids=ids, embeddings=embeddings, documents=documents, metadatas=metadatas)
     copy.modify(metadata={**meta, REBUILD_OF_KEY: name, REBUILD_DONE_KEY: True})
     cols.client.delete_collection(name)
@@ -106,17 +115,26 @@ def rebuild(cols: Collections, name: str, step: int, records: Iterable[Batch] | 
 def recover(cols: Collections) -> None:
     """Finish or discard rebuilds a kill interrupted; nothing acknowledged is ever lost.
 
-    A copy whose original still exists is discarded (the original is whole: nothing
-    wrote to the copy). A copy whose original is gone was marked whole before the drop,
-    so it takes the original's name.
+    A copy whose original still exists (the same collection, by id) is discarded: the
+    original is whole and nothing wrote to the copy. A copy whose original is gone was
+    marked whole before the drop, so it takes the original's name; if a new collection
+    has taken that name meanwhile, the copy's records are merged into it.
     """
     meta_col = cols.meta()
-    started = meta_col.get(where={"kind": REBUILD_KIND}, include=["documents"])
-    for record_id, name in zip(started["ids"], started["documents"] or [], strict=True):
+    started = meta_col.get(where={"kind": REBUILD_KIND}, include=["documents", "metadatas"])
+    metas = started["metadatas"] or [{}] * len(started["ids"])
+    for record_id, name, mark in zip(started["ids"], started["documents"] or [], metas, strict=True):
         original, staging = cols.get(name), cols.get(name + REBUILD_SUFFIX)
+        same = original is not None and str(original.id) == str((mark or {}).get("original_id"))
         if staging is not None:
-            if original is not None:
+            if same:  # the original was never dropped: it is whole, the copy is not needed
                 cols.client.delete_collection(staging.name)
+            elif original is not None:
+                # The original was dropped and a new, empty collection took its name (a
+                # write after a failed rename): it holds newer writes, the copy the rest.
+                _merge(staging, original)
+                cols.client.delete_collection(staging.name)
+                log.warning("merged an interrupted rebuild of %s into the collection written since", name)
             elif (staging.metadata or {}).get(REBUILD_DONE_KEY):
                 staging.modify(name=name, metadata=strip(staging.metadata or {}))
                 log.warning("finished the rebuild of %s that a crash interrupted", name)
@@ -126,6 +144,20 @@ def recover(cols: Collections) -> None:
         elif original is not None and REBUILD_OF_KEY in (original.metadata or {}):
             original.modify(metadata=strip(original.metadata or {}))  # killed just after the rename
         meta_col.delete(ids=[record_id])
+
+
+def _merge(source: Any, target: Any, step: int = 1000) -> None:
+    """Copy into ``target`` the records of ``source`` it does not hold (``target``'s win)."""
+    for ids, embeddings, documents, metadatas in _live_batches(source, step):
+        present = set(target.get(ids=ids, include=[])["ids"])
+        keep = [i for i, rid in enumerate(ids) if rid not in present]
+        if keep:
+            target.upsert(
+                ids=[ids[i] for i in keep],
+                embeddings=[embeddings[i] for i in keep],
+                documents=[documents[i] for i in keep],
+                metadatas=[metadatas[i] for i in keep],
+            )
 
 
 def rebuild_marked(cols: Collections, step: int) -> list[str]:

@@ -20,7 +20,7 @@ import numpy as np
 from priomem._lexical import MAX_TERMS
 from priomem._records import decode
 from priomem._salvage import Salvaged
-from priomem._store import ChromaStore
+from priomem._store import TEXT_KEY, ChromaStore
 from priomem._validation import MAX_METADATA_STR
 
 __all__ = ["NamespaceCheck", "check_namespace"]
@@ -57,8 +57,14 @@ class NamespaceCheck:
         }
 
 
+def _text(record: Salvaged) -> str | None:
+    text = record.metadata.get(TEXT_KEY)
+    return str(text) if text is not None else record.document
+
+
 def _fits(record: Salvaged, namespace: str) -> bool:
-    if record.document is None or "pm_v" not in record.metadata:
+    text = _text(record)
+    if text is None or "pm_v" not in record.metadata:
         return False
     for value in record.metadata.values():
         if isinstance(value, list) and len(value) > MAX_LIST:
@@ -66,7 +72,7 @@ def _fits(record: Salvaged, namespace: str) -> bool:
         if isinstance(value, str) and len(value) > max(MAX_METADATA_STR, 1 << 16):
             return False
     try:
-        decode(record.id, record.document, dict(record.metadata), namespace)
+        decode(record.id, text, dict(record.metadata), namespace)
     except (KeyError, TypeError, ValueError):
         return False
     return True
@@ -87,6 +93,10 @@ def check_namespace(
     if not repair or not store.can_salvage:
         return NamespaceCheck(namespace, "damaged", error=error)
     records = store.salvage(namespace)
+    if not records:  # nothing read back: replacing the collection could only lose data
+        return NamespaceCheck(
+            namespace, "damaged", error=f"{error} (nothing could be read back; left as it is)"
+        )
     kept = [r for r in records.values() if _fits(r, namespace)]
     lost = tuple(sorted(r.id for r in records.values() if not _fits(r, namespace)))
     missing = [i for i, r in enumerate(kept) if r.vector is None or r.vector.shape != (dimension,)]
@@ -95,7 +105,7 @@ def check_namespace(
         if record.vector is not None and record.vector.shape == (dimension,):
             matrix[i] = record.vector
     if missing:
-        matrix[missing] = embed([kept[i].document or "" for i in missing])
+        matrix[missing] = embed([_text(kept[i]) or "" for i in missing])
     store.restore(
         namespace,
         [r.id for r in kept],

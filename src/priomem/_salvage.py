@@ -118,6 +118,8 @@ def salvage(database: Path, collection_id: str) -> dict[str, Salvaged]:
             if op == _DELETE:
                 records.pop(rid, None)
                 continue
+            if op not in (_ADD, _UPDATE, _UPSERT):
+                continue  # Chroma's own bookkeeping (backfill), no record change
             if op == _UPDATE and rid not in records:
                 continue  # Chroma ignores updates of missing records
             if op == _ADD and rid in records:

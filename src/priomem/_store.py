@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from priomem._rebuild import (
     COMPACT_KIND,
     PENDING_ID,
     REBUILD_SUFFIX,
+    Batch,
     Collections,
     mark_all,
     rebuild,
@@ -48,6 +50,12 @@ LAYOUT_KEY = "pm_layout"
 LAYOUT = 2
 #: Set in a namespace's collection metadata once a turn of a thread is written to it.
 THREADS_KEY = "pm_threads"
+#: A record's text, kept in its metadata rather than as Chroma's document: Chroma indexes
+#: documents in an SQLite FTS5 trigram index, which keeps a deleted text's trigrams (and
+#: their positions) until it merges its segments, and nothing in Chroma's API merges them.
+#: priomem searches words with its own terms, so it gives Chroma no document at all.
+#: Records written before keep their document; a compaction's rebuild moves it here.
+TEXT_KEY = "pm_text"
 
 Where = dict[str, Any]
 T = TypeVar("T")
@@ -74,7 +82,8 @@ def _translate(exc: Exception, action: str) -> StoreError:
     if any(w in lowered for w in ("connect", "refused", "timed out", "timeout", "unreachable")):
         return StoreUnavailableError(
             f"could not {action}: the Chroma server did not answer ({text}). Check that it runs "
-            "and that --url / PRIOMEM_URL points at it."
+            "and that --url / PRIOMEM_URL points at it.",
+            unsent=not any(w in lowered for w in ("timed out", "timeout", "reset", "aborted")),
         )
     return StoreError(f"could not {action}: Chroma said: {text}")
 
@@ -299,10 +308,18 @@ class ChromaStore:
     def _compact_now(self, *, reopen: bool) -> list[str]:
         assert self._path is not None
         with self._gate.exclusive(), self._guard:
-            with _chroma("compact the store"):
-                rebuilt = rebuild_marked(_collections(self._client), self._max_batch)
-            self._collections.clear()
-            self._marked.clear()
+            try:
+                with _chroma("compact the store"):
+                    rebuilt = rebuild_marked(_collections(self._client), self._max_batch)
+            except BaseException:
+                # Leave nothing half-done for this process to trip on: a rebuild that
+                # failed part-way is finished or undone now, as on the next open.
+                with suppress(Exception), _chroma("recover the store"):
+                    recover(_collections(self._client))
+                raise
+            finally:
+                self._collections.clear()
+                self._marked.clear()
             self._close_client()
             try:
                 _finish_compaction(self._path, self._lock)
@@ -316,18 +333,26 @@ class ChromaStore:
             return rebuilt
 
     # -- damage: finding it, and repairing from what Chroma still holds ---------------
+    @shared
     def probe(self, namespace: str) -> str | None:
-        """None if Chroma can read the namespace's collection, else what it said."""
-        col = self._collection(namespace, create=False)
-        if col is None:
-            return None
-        try:
-            col.count()
-            col.get(limit=1, include=["documents", "metadatas"])
-            col.query(query_embeddings=[np.ones(self._dimension, np.float32)], n_results=1, include=[])
-        except Exception as exc:  # any failure is the finding
-            return str(exc) or type(exc).__name__
-        return None
+        """None if Chroma can read the namespace's collection, else what it said (asked
+        twice, of the collection as it is now, so a passing hiccup is no finding)."""
+        error: str | None = None
+        for attempt in range(2):
+            try:
+                col = self._client.get_collection(collection_name(namespace), embedding_function=None)
+            except (_chromadb().errors.NotFoundError, ValueError):
+                return None
+            try:
+                col.count()
+                col.get(limit=1, include=["documents", "metadatas"])
+                col.query(query_embeddings=[np.ones(self._dimension, np.float32)], n_results=1, include=[])
+                return None
+            except Exception as exc:  # any failure is the finding
+                error = str(exc) or type(exc).__name__
+            if attempt == 0:
+                time.sleep(0.2)
+        return error
 
     @property
     def can_salvage(self) -> bool:
@@ -338,12 +363,15 @@ class ChromaStore:
         """The records Chroma still holds of a namespace it cannot read (embedded stores)."""
         from priomem._salvage import salvage
 
-        col = self._collection(namespace, create=False)
-        if col is None or self._path is None:
+        if self._path is None:
             return {}
-        return salvage(self._path / _compaction.DATABASE, str(col.id))
+        with self._gate.shared(), _chroma(f"open namespace {namespace!r}"):
+            try:
+                col = self._client.get_collection(collection_name(namespace), embedding_function=None)
+            except (_chromadb().errors.NotFoundError, ValueError):
+                return {}
+            return salvage(self._path / _compaction.DATABASE, str(col.id))
 
-    @shared
     def restore(
         self,
         namespace: str,
@@ -360,10 +388,17 @@ class ChromaStore:
              [dict(m) for m in metadatas[i : i + step]])
             for i in range(0, len(ids), step)
         ]  # fmt: skip
-        with self._guard:
+        with self._gate.exclusive(), self._guard:
             self._collections.pop(namespace, None)
-            with _chroma(f"repair namespace {namespace!r}"):
-                rebuild(_collections(self._client), collection_name(namespace), step, batches)
+            try:
+                with _chroma(f"repair namespace {namespace!r}"):
+                    rebuild(_collections(self._client), collection_name(namespace), step, batches)
+            except BaseException:
+                with suppress(Exception), _chroma("recover the store"):
+                    recover(_collections(self._client))
+                raise
+            finally:
+                self._collections.pop(namespace, None)
 
     # -- collections -----------------------------------------------------------------
     def _collection(self, namespace: str, *, create: bool) -> Any | None:
@@ -495,8 +530,10 @@ class ChromaStore:
                 col.upsert(
                     ids=list(ids[start:end]),
                     embeddings=embeddings[start:end],
-                    documents=list(documents[start:end]),
-                    metadatas=[dict(m) for m in metadatas[start:end]],
+                    metadatas=[
+                        {**m, TEXT_KEY: d}
+                        for m, d in zip(metadatas[start:end], documents[start:end], strict=True)
+                    ],
                 )
 
     @shared
@@ -532,7 +569,7 @@ class ChromaStore:
             n
             for n, on in (
                 ("documents", documents),
-                ("metadatas", metadatas),
+                ("metadatas", metadatas or documents),  # the text is in the metadata
                 ("embeddings", embeddings),
             )
             if on
@@ -550,11 +587,13 @@ class ChromaStore:
         embs = got.get("embeddings")
         rows = []
         for i, rid in enumerate(got["ids"]):
+            meta = dict(metas[i] or {}) if metas else {}
+            text = _text(meta, docs[i] if docs else None)
             rows.append(
                 Row(
                     id=rid,
-                    document=docs[i] if documents else "",
-                    metadata=dict(metas[i] or {}) if metadatas else {},
+                    document=text if documents else "",
+                    metadata=meta if metadatas else {},
                     embedding=np.asarray(embs[i], dtype=np.float32)
                     if embeddings and embs is not None
                     else None,
@@ -587,11 +626,12 @@ class ChromaStore:
         metas = (got.get("metadatas") or [[]])[0]
         dists = (got.get("distances") or [[]])[0]
         embs = got.get("embeddings")
+        metas = [dict(m or {}) for m in metas]
         return [
             Row(
                 id=rid,
-                document=docs[i] or "",
-                metadata=dict(metas[i] or {}),
+                document=_text(metas[i], docs[i]),
+                metadata=metas[i],
                 distance=float(dists[i]),
                 embedding=np.asarray(embs[0][i], dtype=np.float32)
                 if embeddings and embs is not None
@@ -670,6 +710,22 @@ class ChromaStore:
                 self._lock = None
 
 
+def _text(meta: dict[str, Any], document: str | None) -> str:
+    """A record's text (removed from ``meta``): its ``TEXT_KEY``, or an older record's document."""
+    text = meta.pop(TEXT_KEY, None)
+    return str(text) if text is not None else (document or "")
+
+
+def _without_documents(batch: Batch) -> Batch:
+    """A rebuild's batch with each document moved into the record's ``TEXT_KEY``."""
+    ids, embeddings, documents, metadatas = batch
+    moved = [
+        {**(m or {}), TEXT_KEY: d} if d is not None and TEXT_KEY not in (m or {}) else dict(m or {})
+        for m, d in zip(metadatas, documents, strict=True)
+    ]
+    return ids, embeddings, [None] * len(ids), moved
+
+
 def _persistent_client(path: Path) -> Any:
     from chromadb.config import Settings as ChromaSettings
 
@@ -680,7 +736,9 @@ def _persistent_client(path: Path) -> Any:
 
 
 def _collections(client: Any) -> Collections:
-    return Collections(client, META_COLLECTION, (_chromadb().errors.NotFoundError, ValueError))
+    return Collections(
+        client, META_COLLECTION, (_chromadb().errors.NotFoundError, ValueError), _without_documents
+    )
 
 
 def _finish_compaction(path: Path, lock: StoreLock | None) -> None:
@@ -689,6 +747,13 @@ def _finish_compaction(path: Path, lock: StoreLock | None) -> None:
     _compaction.vacuum(path, () if fd is None else (fd,))
     _compaction.remove_orphan_segments(path)
     _compaction.restrict_permissions(path)
+
+
+def recover_folder(path: Path) -> None:
+    """Finish or undo rebuilds a kill interrupted in a folder no process has open (a
+    Chroma server's, before it serves it: it would not do this itself)."""
+    with _opened(path) as client, _chroma(f"recover the store at {path}"):
+        recover(_collections(client))
 
 
 def purge_folder(path: Path, *, everything: bool = False) -> list[str]:

@@ -87,6 +87,10 @@ def test_every_deletion_path_leaves_no_text_and_no_vector(tmp_path: Path) -> Non
         assert len(merged_ids) >= 2
         # Their text lives on in the merged memory; their own vectors must not.
         originals = [m.content for m in stored if m.id in merged_ids]
+        # A text whose pieces a full-text index would keep: every two-character fragment of
+        # it is distinctive, so any index of it (trigrams, positions) would show.
+        cjk = engine.remember("患者の秘密情報漏洩診断書", namespace="a")
+        assert engine.forget([cjk.id], namespace="a") == 1
         # Erase of a whole namespace.
         whole = [_text(rng, f"Lime{i:04d}Zq") for i in range(25)]
         engine.remember_many([{"content": t, "namespace": "gone-space"} for t in whole])
@@ -96,6 +100,9 @@ def test_every_deletion_path_leaves_no_text_and_no_vector(tmp_path: Path) -> Non
 
     leftovers = files_holding(store, sorted(gone))
     assert leftovers == {}, f"deleted text still on disk: {dict(list(leftovers.items())[:5])}"
+    secret = "患者の秘密情報漏洩診断書"
+    pieces = files_holding(store, [secret[i : i + 2] for i in range(len(secret) - 1)])
+    assert pieces == {}, f"fragments of a deleted text still on disk: {pieces}"
     sample_kept = sorted(kept)[:50]
     assert len(files_holding(store, sample_kept)) == len(sample_kept)  # the scan sees live text
 

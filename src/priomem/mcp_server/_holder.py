@@ -151,7 +151,7 @@ class EngineHolder:
                 return self._engine is not None
             self._engine = None
             try:
-                failed.close()
+                failed.close(compact=False)  # quick: the store is gone, callers wait
             except Exception as exc:  # the store is gone: closing it may fail too
                 log.info("closing the engine that lost its store: %s", exc)
             self._stack.close()

@@ -5,8 +5,10 @@ Started by :func:`priomem.mcp_server._sharing.attach` as
 keeper holds the store's priomem lock (so no other program opens it embedded meanwhile),
 runs Chroma on a free 127.0.0.1 port, and stops it when no server holds ``users.lock``
 any more. Chroma is started with a parent-death signal on Linux, so even a killed keeper
-leaves nothing behind. Once Chroma has stopped, the keeper compacts the store folder
-(``priomem purge``), so what the servers deleted is gone from disk too.
+leaves nothing behind. Before serving, the keeper finishes any rebuild a killed compaction
+left half-way (Chroma would serve the half-built state). What the servers delete is made
+real on disk by the next embedded use of the store (its close compacts) or by
+``priomem purge`` on the stopped store.
 
 Its log (``keeper.log`` beside the share files) holds the keeper's messages and Chroma's
 output, bounded: past ``LOG_LIMIT`` bytes it moves to ``keeper.log.1`` (replacing it).
@@ -146,6 +148,7 @@ def serve(store: Path) -> int:
             files.write_info({"error": str(exc), "kind": "locked"})
             return 1
         try:
+            _recover(store)
             chroma, url = _start_chroma(store)
         except RuntimeError as exc:
             files.write_info({"error": f"could not serve the store at {store}: {exc}; see {files.log}."})
@@ -168,25 +171,20 @@ def serve(store: Path) -> int:
             with contextlib.suppress(FileNotFoundError):
                 files.info.unlink()
         store_lock.release()
-        if served:
-            _compact(store)
         # keeper.lock goes before users.lock: a server that was waiting for users.lock
         # must then find no keeper and start a fresh one, not wait for this one's URL.
         os.close(keeper_fd)
         os.close(users_fd)
 
 
-def _compact(store: Path) -> None:
-    """Make what the servers deleted real on disk (as ``priomem purge``), if no one holds it."""
+def _recover(store: Path) -> None:
     from priomem import PriomemError
-    from priomem._store import purge_folder
+    from priomem._store import recover_folder
 
     try:
-        rebuilt = purge_folder(store)
-    except PriomemError as exc:  # locked by a new keeper or an embedded user: they compact later
-        log.info("did not compact %s: %s", store, exc)
-    else:
-        log.info("compacted %s (%d namespaces rebuilt)", store, len(rebuilt))
+        recover_folder(store)
+    except PriomemError as exc:
+        raise RuntimeError(f"could not recover the store before serving it: {exc}") from exc
 
 
 def _log_to(path: Path) -> logging.Handler:

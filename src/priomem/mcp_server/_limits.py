@@ -37,6 +37,11 @@ class BoundedH11Protocol(H11Protocol):
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:  # the request's headers are complete
             self._disarm_header_deadline()
+        elif self._header_deadline is None and not self.transport.is_closing():
+            # A new request began inside this call (the previous one's response went out
+            # before its body ended): its headers get a deadline too. Only ever armed
+            # here when none runs, so trickled bytes never push it back.
+            self._arm_header_deadline()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

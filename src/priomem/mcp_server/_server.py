@@ -136,11 +136,12 @@ class ToolRunner:
         handler: Callable[[Any], BaseModel] = getattr(self.tools_for(engine, grant), name)
         try:
             return handler(args)
-        except StoreUnavailableError:
+        except StoreUnavailableError as exc:
             # The store's server is gone (a shared store's keeper killed, say): reconnect,
-            # starting a new one, and run the call once more. Nothing reached the old store
-            # (or a repeated remember only reinforces the memory it wrote).
-            if not self.holder.reopen(engine):
+            # starting a new one, and run the call once more, but only when the request
+            # cannot have reached the old server (a refused connection): a timed-out call
+            # may have been applied, and is reported rather than repeated.
+            if not exc.unsent or not self.holder.reopen(engine):
                 raise
             with self._guard:
                 self._tools = {k: v for k, v in self._tools.items() if k[0] != id(engine)}
