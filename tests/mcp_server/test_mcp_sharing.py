@@ -151,3 +151,25 @@ def test_servers_reconnect_by_themselves_after_the_keeper_is_killed(
     assert fresh["keeper_pid"] != info["keeper_pid"] and pid_alive(fresh["keeper_pid"])
     assert first.close() == 0 and second.close() == 0
     assert_share_stopped(store, fresh["chroma_pid"])
+
+
+def test_the_keeper_log_stays_bounded(tmp_path: Path) -> None:
+    import logging
+
+    from priomem.mcp_server._keeper import LOG_LIMIT, _log_to
+
+    path = tmp_path / "keeper.log"
+    handler = _log_to(path)
+    logger = logging.getLogger("test-keeper-log")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        for i in range(6000):  # about 3 MiB of Chroma output
+            logger.info("chroma line %d %s", i, "x" * 500)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert path.stat().st_size <= LOG_LIMIT
+    assert (tmp_path / "keeper.log.1").stat().st_size <= LOG_LIMIT
+    assert not (tmp_path / "keeper.log.2").exists()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"

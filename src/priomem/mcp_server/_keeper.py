@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import logging
 import os
 import shutil
@@ -187,9 +188,16 @@ def _recover(store: Path) -> None:
         raise RuntimeError(f"could not recover the store before serving it: {exc}") from exc
 
 
+class _PrivateLog(RotatingFileHandler):
+    """A rotating log whose files, the rotated ones included, only their owner can read."""
+
+    def _open(self) -> io.TextIOWrapper:  # type: ignore[override]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return io.TextIOWrapper(io.FileIO(fd, "a"), encoding=self.encoding, line_buffering=False)
+
+
 def _log_to(path: Path) -> logging.Handler:
-    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
-    return RotatingFileHandler(path, maxBytes=LOG_LIMIT, backupCount=1, encoding="utf-8")
+    return _PrivateLog(path, maxBytes=LOG_LIMIT, backupCount=1, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
