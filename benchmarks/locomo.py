@@ -150,7 +150,12 @@ class Baselines:
             got = by_namespace[conv.sample_id].get(include=["embeddings", "metadatas", "documents"])
             dia = [str(m["m.dia_id"]) for m in got["metadatas"]]
             self.vectors[conv.sample_id] = (dia, np.asarray(got["embeddings"], dtype=np.float32))
-            self.bm25[conv.sample_id] = BM25(dia, got["documents"])
+            # priomem keeps a memory's text in its metadata (older stores: the document).
+            texts = [
+                str(m.get("pm_text", d or ""))
+                for m, d in zip(got["metadatas"], got["documents"], strict=True)
+            ]
+            self.bm25[conv.sample_id] = BM25(dia, texts)
 
     def cosine(self, conv: Conversation, question: Question, vector: np.ndarray) -> list[str]:
         ids, matrix = self.vectors[conv.sample_id]

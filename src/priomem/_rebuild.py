@@ -55,8 +55,10 @@ class Collections:
         except self.missing:
             return None
 
-    def meta(self) -> Any:
-        return self.client.get_or_create_collection(self.meta_name, embedding_function=None)
+    def meta(self) -> Any | None:
+        """The store's record collection; None in a folder priomem never opened (it is
+        never created here: opening the store creates it with the model it records)."""
+        return self.get(self.meta_name)
 
 
 def strip(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,6 +85,8 @@ def rebuild(cols: Collections, name: str, step: int, records: Iterable[Batch] | 
     meta_col = cols.meta()
     marks = [REBUILD_KIND + ":" + name, COMPACT_KIND + ":" + name]
     old = cols.get(name)
+    if meta_col is None:  # not a priomem store: it has no rebuild records to keep
+        raise ValueError(f"{name} is not in a priomem store (no {cols.meta_name} collection)")
     if old is None:
         meta_col.delete(ids=marks)
         return False
@@ -121,6 +125,8 @@ def recover(cols: Collections) -> None:
     has taken that name meanwhile, the copy's records are merged into it.
     """
     meta_col = cols.meta()
+    if meta_col is None:
+        return
     started = meta_col.get(where={"kind": REBUILD_KIND}, include=["documents", "metadatas"])
     metas = started["metadatas"] or [{}] * len(started["ids"])
     for record_id, name, mark in zip(started["ids"], started["documents"] or [], metas, strict=True):
@@ -162,7 +168,10 @@ def _merge(source: Any, target: Any, step: int = 1000) -> None:
 
 def rebuild_marked(cols: Collections, step: int) -> list[str]:
     """Rebuild every collection records were deleted from; their namespaces."""
-    marked = cols.meta().get(where={"kind": COMPACT_KIND}, include=[])["ids"]
+    meta_col = cols.meta()
+    if meta_col is None:
+        return []
+    marked = meta_col.get(where={"kind": COMPACT_KIND}, include=[])["ids"]
     rebuilt = []
     for record_id in marked:
         name = record_id.split(":", 1)[1]
@@ -175,8 +184,9 @@ def rebuild_marked(cols: Collections, step: int) -> list[str]:
 def mark_all(cols: Collections, prefix: str) -> None:
     names = [c.name for c in cols.client.list_collections() if c.name.startswith(prefix)]
     names = [n for n in names if not n.endswith(REBUILD_SUFFIX)]
-    if names:
-        cols.meta().upsert(
+    meta_col = cols.meta()
+    if names and meta_col is not None:
+        meta_col.upsert(
             ids=[COMPACT_KIND + ":" + n for n in names],
             embeddings=[[1.0]] * len(names),
             documents=[""] * len(names),

@@ -775,7 +775,8 @@ def purge_folder(path: Path, *, everything: bool = False) -> list[str]:
         _compaction.clear_heap_garbage()
         with _opened(path) as client, _chroma(f"compact the store at {path}"):
             recover(_collections(client))
-            pending = everything or bool(_collections(client).meta().get(ids=[PENDING_ID], include=[])["ids"])
+            meta = _collections(client).meta()
+            pending = everything or (meta is not None and bool(meta.get(ids=[PENDING_ID], include=[])["ids"]))
             if not pending:
                 return []
             if everything:
@@ -783,7 +784,9 @@ def purge_folder(path: Path, *, everything: bool = False) -> list[str]:
             rebuilt = rebuild_marked(_collections(client), int(client.get_max_batch_size()))
         _finish_compaction(path, lock)
         with _opened(path) as client, _chroma("clear the compaction mark"):
-            _collections(client).meta().delete(ids=[PENDING_ID])
+            meta = _collections(client).meta()
+            if meta is not None:
+                meta.delete(ids=[PENDING_ID])
         return rebuilt
     finally:
         lock.release()
