@@ -31,7 +31,6 @@ from priomem._rebuild import (
     REBUILD_SUFFIX,
     Batch,
     Collections,
-    mark_all,
     rebuild,
     rebuild_marked,
     recover,
@@ -98,7 +97,7 @@ def _chromadb() -> Any:
 
 
 @contextmanager
-def _chroma(action: str) -> Iterator[None]:
+def chroma_errors(action: str) -> Iterator[None]:
     try:
         yield
     except StoreError:
@@ -137,13 +136,13 @@ class ChromaStore:
         self._marked: set[str] = set()
         #: Rebuilds and vacuums are safe only where no other process writes meanwhile.
         self._compactable = path is not None and owns_client and lock is not None
-        with _chroma("read the store's model record"):
+        with chroma_errors("read the store's model record"):
             self._max_batch = int(client.get_max_batch_size())
         self._check_model()
         self._pending = False
         if self._compactable:
-            with _chroma(f"recover the store at {path}"):
-                recover(_collections(client))
+            with chroma_errors(f"recover the store at {path}"):
+                recover(collections_of(client))
             self._pending = bool(self.meta_get([PENDING_ID]))
 
     # -- opening -------------------------------------------------------------------
@@ -164,7 +163,7 @@ class ChromaStore:
         try:
             # Before Chroma allocates anything: index files then carry no stale heap bytes.
             _compaction.clear_heap_garbage()
-            client = _persistent_client(path)
+            client = persistent_client(path)
             return cls(client, lock=lock, owns_client=True, location=str(path), path=path, **kwargs)
         except BaseException:
             lock.release()
@@ -182,7 +181,7 @@ class ChromaStore:
 
         headers = {"Authorization": f"Bearer {token}"} if token else None
         port = parsed.port or (443 if parsed.scheme == "https" else 8000)
-        with _chroma(f"connect to the Chroma server at {url}"):
+        with chroma_errors(f"connect to the Chroma server at {url}"):
             client = _chromadb().HttpClient(
                 host=parsed.hostname,
                 port=port,
@@ -199,7 +198,7 @@ class ChromaStore:
             "pm_dim": self._dimension,
             "pm_schema": STORE_SCHEMA,
         }
-        with _chroma("read the store's model record"):
+        with chroma_errors("read the store's model record"):
             meta = self._client.get_or_create_collection(
                 META_COLLECTION, metadata=wanted, embedding_function=None
             )
@@ -220,20 +219,20 @@ class ChromaStore:
 
     # -- store-level records (quotas, retention, audit log) ---------------------------
     def _meta(self) -> Any:
-        with _chroma("open the store's settings"):
+        with chroma_errors("open the store's settings"):
             return self._client.get_or_create_collection(META_COLLECTION, embedding_function=None)
 
     @shared
     def meta_put(self, record_id: str, document: str, metadata: Mapping[str, Any]) -> None:
         """Write one store-level record (its 1-d vector is a placeholder: never searched)."""
-        with _chroma("write the store's settings"):
+        with chroma_errors("write the store's settings"):
             self._meta().upsert(
                 ids=[record_id], embeddings=[[1.0]], documents=[document], metadatas=[dict(metadata)]
             )
 
     @shared
     def meta_get(self, record_ids: Sequence[str]) -> dict[str, Row]:
-        with _chroma("read the store's settings"):
+        with chroma_errors("read the store's settings"):
             got = self._meta().get(ids=list(record_ids), include=["documents", "metadatas"])
         return {
             rid: Row(
@@ -247,7 +246,7 @@ class ChromaStore:
     @shared
     def meta_find(self, kind: str) -> list[Row]:
         """Every store-level record whose ``kind`` metadata is ``kind``."""
-        with _chroma("read the store's settings"):
+        with chroma_errors("read the store's settings"):
             got = self._meta().get(where={"kind": kind}, include=["documents", "metadatas"])
         return [
             Row(
@@ -260,7 +259,7 @@ class ChromaStore:
 
     @shared
     def meta_delete(self, record_ids: Sequence[str]) -> None:
-        with _chroma("delete store settings"):
+        with chroma_errors("delete store settings"):
             self._meta().delete(ids=list(record_ids))
 
     @shared
@@ -277,7 +276,7 @@ class ChromaStore:
             ids.append(COMPACT_KIND + ":" + collection_name(namespace))
         if not ids:
             return
-        with _chroma("write the store's settings"):
+        with chroma_errors("write the store's settings"):
             self._meta().upsert(
                 ids=ids,
                 embeddings=[[1.0]] * len(ids),
@@ -309,22 +308,22 @@ class ChromaStore:
         assert self._path is not None
         with self._gate.exclusive(), self._guard:
             try:
-                with _chroma("compact the store"):
-                    rebuilt = rebuild_marked(_collections(self._client), self._max_batch)
+                with chroma_errors("compact the store"):
+                    rebuilt = rebuild_marked(collections_of(self._client), self._max_batch)
             except BaseException:
                 # Leave nothing half-done for this process to trip on: a rebuild that
                 # failed part-way is finished or undone now, as on the next open.
-                with suppress(Exception), _chroma("recover the store"):
-                    recover(_collections(self._client))
+                with suppress(Exception), chroma_errors("recover the store"):
+                    recover(collections_of(self._client))
                 raise
             finally:
                 self._collections.clear()
                 self._marked.clear()
             self._close_client()
             try:
-                _finish_compaction(self._path, self._lock)
+                finish_compaction(self._path, self._lock)
             finally:
-                self._client = _persistent_client(self._path)
+                self._client = persistent_client(self._path)
             # Cleared last: a kill before this leaves the mark, and the next close compacts.
             self.meta_delete([PENDING_ID])
             self._pending = False
@@ -365,7 +364,7 @@ class ChromaStore:
 
         if self._path is None:
             return {}
-        with self._gate.shared(), _chroma(f"open namespace {namespace!r}"):
+        with self._gate.shared(), chroma_errors(f"open namespace {namespace!r}"):
             try:
                 col = self._client.get_collection(collection_name(namespace), embedding_function=None)
             except (_chromadb().errors.NotFoundError, ValueError):
@@ -391,11 +390,11 @@ class ChromaStore:
         with self._gate.exclusive(), self._guard:
             self._collections.pop(namespace, None)
             try:
-                with _chroma(f"repair namespace {namespace!r}"):
-                    rebuild(_collections(self._client), collection_name(namespace), step, batches)
+                with chroma_errors(f"repair namespace {namespace!r}"):
+                    rebuild(collections_of(self._client), collection_name(namespace), step, batches)
             except BaseException:
-                with suppress(Exception), _chroma("recover the store"):
-                    recover(_collections(self._client))
+                with suppress(Exception), chroma_errors("recover the store"):
+                    recover(collections_of(self._client))
                 raise
             finally:
                 self._collections.pop(namespace, None)
@@ -410,7 +409,7 @@ class ChromaStore:
             if cached is not None:
                 return cached
             name = collection_name(namespace)
-            with _chroma(f"open namespace {namespace!r}"):
+            with chroma_errors(f"open namespace {namespace!r}"):
                 if create:
                     col = self._client.get_or_create_collection(
                         name,
@@ -445,7 +444,7 @@ class ChromaStore:
         col = self._collection(namespace, create=False)
         if col is None:
             return
-        with _chroma(f"update namespace {namespace!r}"):
+        with chroma_errors(f"update namespace {namespace!r}"):
             col.modify(metadata={**(col.metadata or {}), LAYOUT_KEY: layout})
         with self._guard:
             self._collections.pop(namespace, None)
@@ -457,7 +456,7 @@ class ChromaStore:
             return
         col = self._collection(namespace, create=True)
         assert col is not None
-        with _chroma(f"update namespace {namespace!r}"):
+        with chroma_errors(f"update namespace {namespace!r}"):
             fresh = self._client.get_collection(col.name, embedding_function=None)
             meta = dict(fresh.metadata or {})
             if not meta.get(THREADS_KEY):
@@ -471,7 +470,7 @@ class ChromaStore:
         """Whether the namespace holds turns of a thread, as its collection says now."""
         if namespace in self._threads:
             return True
-        with _chroma(f"open namespace {namespace!r}"):
+        with chroma_errors(f"open namespace {namespace!r}"):
             try:
                 col = self._client.get_collection(collection_name(namespace), embedding_function=None)
             except (_chromadb().errors.NotFoundError, ValueError):
@@ -484,7 +483,7 @@ class ChromaStore:
     @shared
     def namespaces(self) -> list[str]:
         """Every namespace that has a collection, sorted."""
-        with _chroma("list namespaces"):
+        with chroma_errors("list namespaces"):
             collections = self._client.list_collections()
         names = []
         for col in collections:
@@ -506,7 +505,7 @@ class ChromaStore:
             self._collections.pop(namespace, None)
             self._threads.discard(namespace)
             with (
-                _chroma(f"delete namespace {namespace!r}"),
+                chroma_errors(f"delete namespace {namespace!r}"),
                 suppress(_chromadb().errors.NotFoundError, ValueError),
             ):
                 self._client.delete_collection(collection_name(namespace))
@@ -524,7 +523,7 @@ class ChromaStore:
         col = self._collection(namespace, create=True)
         assert col is not None  # create=True always returns a collection
         step = self._max_batch
-        with _chroma(f"write to namespace {namespace!r}"):
+        with chroma_errors(f"write to namespace {namespace!r}"):
             for start in range(0, len(ids), step):
                 end = start + step
                 col.upsert(
@@ -544,7 +543,7 @@ class ChromaStore:
         col = self._collection(namespace, create=False)
         if col is None or not ids:
             return
-        with _chroma(f"update namespace {namespace!r}"):
+        with chroma_errors(f"update namespace {namespace!r}"):
             for start in range(0, len(ids), self._max_batch):
                 end = start + self._max_batch
                 col.update(ids=list(ids[start:end]), metadatas=[dict(m) for m in metadatas[start:end]])
@@ -574,7 +573,7 @@ class ChromaStore:
             )
             if on
         ]
-        with _chroma(f"read namespace {namespace!r}"):
+        with chroma_errors(f"read namespace {namespace!r}"):
             got = col.get(
                 ids=list(dict.fromkeys(ids)) if ids is not None else None,
                 where=where or None,
@@ -619,7 +618,7 @@ class ChromaStore:
         if col is None or n < 1:
             return []
         include = ["documents", "metadatas", "distances"] + (["embeddings"] if embeddings else [])
-        with _chroma(f"search namespace {namespace!r}"):
+        with chroma_errors(f"search namespace {namespace!r}"):
             got = col.query(query_embeddings=[vector], n_results=n, where=where or None, include=include)
         ids = got["ids"][0]
         docs = (got.get("documents") or [[]])[0]
@@ -651,7 +650,7 @@ class ChromaStore:
         col = self._collection(namespace, create=False)
         if col is None or n < 1:
             return []
-        with _chroma(f"search namespace {namespace!r}"):
+        with chroma_errors(f"search namespace {namespace!r}"):
             got = col.query(query_embeddings=[vector], n_results=n, include=["distances"])
         return [
             (rid, 1.0 - float(d))
@@ -664,7 +663,7 @@ class ChromaStore:
         if col is None or not ids:
             return
         self.note_deletion(namespace)
-        with _chroma(f"delete from namespace {namespace!r}"):
+        with chroma_errors(f"delete from namespace {namespace!r}"):
             for start in range(0, len(ids), self._max_batch):
                 col.delete(ids=list(ids[start : start + self._max_batch]))
 
@@ -673,7 +672,7 @@ class ChromaStore:
         col = self._collection(namespace, create=False)
         if col is None:
             return 0
-        with _chroma(f"count namespace {namespace!r}"):
+        with chroma_errors(f"count namespace {namespace!r}"):
             return int(col.count())
 
     def _close_client(self) -> None:
@@ -726,81 +725,27 @@ def _without_documents(batch: Batch) -> Batch:
     return ids, embeddings, [None] * len(ids), moved
 
 
-def _persistent_client(path: Path) -> Any:
+def persistent_client(path: Path) -> Any:
     from chromadb.config import Settings as ChromaSettings
 
-    with _chroma(f"open the store at {path}"):
+    with chroma_errors(f"open the store at {path}"):
         return _chromadb().PersistentClient(
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
         )
 
 
-def _collections(client: Any) -> Collections:
+def collections_of(client: Any) -> Collections:
     return Collections(
         client, META_COLLECTION, (_chromadb().errors.NotFoundError, ValueError), _without_documents
     )
 
 
-def _finish_compaction(path: Path, lock: StoreLock | None) -> None:
+def finish_compaction(path: Path, lock: StoreLock | None) -> None:
     """The file-level steps of a compaction, on a folder no client has open."""
     fd = lock.fileno() if lock is not None else None
     _compaction.vacuum(path, () if fd is None else (fd,))
     _compaction.remove_orphan_segments(path)
     _compaction.restrict_permissions(path)
-
-
-def recover_folder(path: Path) -> None:
-    """Finish or undo rebuilds a kill interrupted in a folder no process has open (a
-    Chroma server's, before it serves it: it would not do this itself)."""
-    with _opened(path) as client, _chroma(f"recover the store at {path}"):
-        recover(_collections(client))
-
-
-def purge_folder(path: Path, *, everything: bool = False) -> list[str]:
-    """Compact a Chroma data folder no process has open; returns the namespaces rebuilt.
-
-    For a Chroma server's data folder (stop the server first) or an embedded store:
-    makes every deletion made through priomem real on disk (see :mod:`priomem._compaction`);
-    does nothing when none is pending. ``everything``: rebuild every namespace and vacuum
-    even so (for deletions made before priomem recorded them, or by other programs).
-    """
-    database = path / _compaction.DATABASE
-    if not database.is_file():
-        raise StoreError(
-            f"{path} holds no Chroma database (chroma.sqlite3); give the server's --path folder."
-        )
-    lock = StoreLock(path)
-    lock.acquire()
-    try:
-        _compaction.clear_heap_garbage()
-        with _opened(path) as client, _chroma(f"compact the store at {path}"):
-            recover(_collections(client))
-            meta = _collections(client).meta()
-            pending = everything or (meta is not None and bool(meta.get(ids=[PENDING_ID], include=[])["ids"]))
-            if not pending:
-                return []
-            if everything:
-                mark_all(_collections(client), NAMESPACE_PREFIX)
-            rebuilt = rebuild_marked(_collections(client), int(client.get_max_batch_size()))
-        _finish_compaction(path, lock)
-        with _opened(path) as client, _chroma("clear the compaction mark"):
-            meta = _collections(client).meta()
-            if meta is not None:
-                meta.delete(ids=[PENDING_ID])
-        return rebuilt
-    finally:
-        lock.release()
-
-
-@contextmanager
-def _opened(path: Path) -> Iterator[Any]:
-    client = _persistent_client(path)
-    try:
-        yield client
-    finally:
-        close = getattr(client, "close", None)
-        if close is not None:
-            close()
 
 
 def ephemeral_client() -> Any:

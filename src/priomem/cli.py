@@ -411,7 +411,7 @@ def _audit(engine: MemoryEngine, args: argparse.Namespace) -> Any:
 def _purge(settings: Settings, args: argparse.Namespace) -> Any:
     from pathlib import Path
 
-    from priomem._store import purge_folder
+    from priomem._folders import purge_folder
 
     folder = Path(args.path) if args.path else settings.resolved_path()
     rebuilt = purge_folder(folder, everything=True)

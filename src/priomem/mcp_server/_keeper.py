@@ -180,7 +180,7 @@ def serve(store: Path) -> int:
 
 def _recover(store: Path) -> None:
     from priomem import PriomemError
-    from priomem._store import recover_folder
+    from priomem._folders import recover_folder
 
     try:
         recover_folder(store)
