@@ -108,29 +108,25 @@ def main() -> None:
         for size in plan["sizes"]:
             progress(f"compaction at {size} memories")
             rows.append(compaction(size, folder))
-        print(
-            table(
-                "Compaction of one namespace, 1% forgotten",
-                ["memories", "compact s", "reopen s", "s per 10k"],
-                [[r["memories"], r["compact_s"], r["reopen_s"], r["per_10k_s"]] for r in rows],
-            )
+        table(
+            "Compaction of one namespace, 1% forgotten",
+            ["memories", "compact s", "reopen s", "s per 10k"],
+            [[r["memories"], r["compact_s"], r["reopen_s"], r["per_10k_s"]] for r in rows],
         )
         progress("heap clearing on/off, interleaved")
         heap = heap_clearing(plan["rounds"], plan["base"], plan["calls"], folder)
-        print(
-            table(
-                "Heap clearing (M_PERTURB) on vs off, medians of interleaved rounds",
-                ["measure", "on", "off", "on/off"],
+        table(
+            "Heap clearing (M_PERTURB) on vs off, medians of interleaved rounds",
+            ["measure", "on", "off", "on/off"],
+            [
                 [
-                    [
-                        f"remember_many({plan['calls']}) s",
-                        heap["write_on_s"],
-                        heap["write_off_s"],
-                        heap["write_ratio"],
-                    ],
-                    ["recall ms", heap["recall_on_ms"], heap["recall_off_ms"], heap["recall_ratio"]],
+                    f"remember_many({plan['calls']}) s",
+                    heap["write_on_s"],
+                    heap["write_off_s"],
+                    heap["write_ratio"],
                 ],
-            )
+                ["recall ms", heap["recall_on_ms"], heap["recall_off_ms"], heap["recall_ratio"]],
+            ],
         )
         mode = mode_of(args)
         name = "compaction" if mode == "full" else f"compaction-{mode}"
