@@ -31,6 +31,7 @@ orphan the next compaction removes.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -74,6 +75,11 @@ def clear_heap_garbage() -> bool:
         if not hasattr(libc, "gnu_get_libc_version"):
             return False
         _heap_cleared = bool(libc.mallopt(_M_PERTURB, _PERTURB_BYTE))
+        if _heap_cleared:
+            # Off again once the interpreter exits: daemon threads still inside Chroma then
+            # (an engine still opening) may touch memory already freed, harmless with
+            # stale bytes, a crash with filled ones (seen as exit status -11).
+            atexit.register(libc.mallopt, _M_PERTURB, 0)
     except (OSError, AttributeError) as exc:
         log.warning("could not ask the C library to clear freed memory: %s", exc)
     return _heap_cleared
