@@ -100,7 +100,11 @@ def test_close_releases_what_opening_took(engine: MemoryEngine) -> None:
     assert released == ["lease"]
 
 
-def test_close_while_opening_does_not_wait_and_releases_later(engine: MemoryEngine) -> None:
+def test_close_waits_a_bounded_time_for_an_opening_then_says_it_is_still_under_way(
+    engine: MemoryEngine,
+) -> None:
+    # The stdio server ends with os._exit when close returns False: finalizing the
+    # interpreter under a thread still inside Chroma crashed it (exit status -11).
     opening, release = threading.Event(), threading.Event()
     released: list[str] = []
 
@@ -114,12 +118,32 @@ def test_close_while_opening_does_not_wait_and_releases_later(engine: MemoryEngi
     holder.start()
     assert opening.wait(10)
     started = time.monotonic()
-    holder.close()
-    assert time.monotonic() - started < 1.0
+    assert holder.close(wait=0.3) is False
+    assert 0.25 <= time.monotonic() - started < 5.0
+    assert holder.close(wait=0.3) is False  # the wait counts from the first call
     assert released == []
     release.set()
     deadline = time.monotonic() + 10
     while not released and time.monotonic() < deadline:
         time.sleep(0.02)
     assert released == ["lease"]  # the opener released what it took once it finished
+    assert not holder.ready
+    assert holder.close() is True
+
+
+def test_close_waits_for_an_opening_that_finishes_in_time(engine: MemoryEngine) -> None:
+    opening = threading.Event()
+    released: list[str] = []
+
+    def slow(stack: contextlib.ExitStack) -> MemoryEngine:
+        stack.callback(released.append, "lease")
+        opening.set()
+        time.sleep(0.3)
+        return engine
+
+    holder = EngineHolder(slow)
+    holder.start()
+    assert opening.wait(10)
+    assert holder.close(wait=10) is True
+    assert released == ["lease"]
     assert not holder.ready

@@ -8,6 +8,7 @@ output from libraries cannot corrupt the JSON-RPC stream.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -77,18 +78,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         remote=config.transport != "stdio",
     )
     signal.signal(signal.SIGTERM, _terminate)
+    status = 0
     try:
         if config.transport == "stdio":
             anyio.run(server.run_stdio_async)
         else:
             anyio.run(serve_http, server, config, holder)
     except _Terminated:
-        return 0
+        status = 0
     except KeyboardInterrupt:
-        return 130
+        status = 130
     finally:
-        holder.close()
-    return 0
+        if not holder.close():
+            # A thread is still inside Chroma opening the store: finalizing the interpreter
+            # under it crashes. Everything acknowledged is on disk (the store survives a
+            # kill at any instant), so end here; the process exit releases the store's locks.
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    return status
 
 
 if __name__ == "__main__":

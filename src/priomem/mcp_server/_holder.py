@@ -29,6 +29,9 @@ __all__ = ["EngineHolder", "Opener"]
 
 log = logging.getLogger("priomem.mcp")
 
+#: Seconds :meth:`EngineHolder.close` waits for an opening still under way.
+CLOSE_WAIT = 15.0
+
 #: Opens the engine; anything it registers on the exit stack is released on close.
 Opener = Callable[[contextlib.ExitStack], "MemoryEngine"]
 
@@ -53,6 +56,7 @@ class EngineHolder:
         self._threads: list[threading.Thread] = []
         self._started = False
         self._closing = threading.Event()
+        self._close_by = 0.0
         self._owns = True
         self._t0 = time.monotonic()
 
@@ -170,16 +174,21 @@ class EngineHolder:
         """True once the engine is open."""
         return self._engine is not None
 
-    def close(self) -> None:
+    def close(self, wait: float = CLOSE_WAIT) -> bool:
         """Close the engine (if this holder opened it) and release what opening took.
 
-        Does not wait for an opening still under way: that thread releases what it opened
-        as soon as it finishes, and the process exit releases the store's locks anyway.
+        An opening still under way is given up to ``wait`` seconds to finish (counted from the
+        first call); it then sees the holder closing and closes what it opened. Returns False when it is still under
+        way after that: its thread is inside Chroma's native code, and the process should
+        end with :func:`os._exit` rather than finalize the interpreter under it (Chroma's
+        threads then touch freed memory: exit status -11). Idempotent.
         """
-        self._closing.set()
-        if not self._lock.acquire(blocking=False):
-            log.info("closing while the memory store is still opening")
-            return
+        if not self._closing.is_set():
+            self._close_by = time.monotonic() + wait
+            self._closing.set()
+        if not self._lock.acquire(timeout=max(0.0, self._close_by - time.monotonic())):
+            log.warning("the memory store is still opening after %.0fs; not waiting for it", wait)
+            return False
         try:
             engine, self._engine = self._engine, None
             if engine is not None and self._owns:
@@ -187,3 +196,4 @@ class EngineHolder:
             self._stack.close()
         finally:
             self._lock.release()
+        return True
