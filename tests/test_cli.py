@@ -139,7 +139,12 @@ def test_console_script_runs_with_the_real_model(tmp_path: Path) -> None:
 
 
 def test_pressure_commands(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    assert cli("quota", "--max-memories", "3", "--critical-reserve", "0", "-n", "q")[0] == 0
+    assert (
+        cli(
+            "quota", "--max-memories", "3", "--critical-reserve", "0", "--compliance-reserve", "0", "-n", "q"
+        )[0]
+        == 0
+    )
     code, out, _ = cli("quota", "-n", "q", "--json")
     assert json.loads(out)["max_memories"] == 3
     for i in range(4):

@@ -38,7 +38,10 @@ def test_lowest_priority_then_least_recently_used_goes_first() -> None:
         cand(3, Priority.LOW, last_used=5),
     ]
     victims = plan_eviction(
-        existing, [Incoming(Priority.MEDIUM, 10)], Quota(max_memories=3, critical_reserve=0), scope="t"
+        existing,
+        [Incoming(Priority.MEDIUM, 10)],
+        Quota(max_memories=3, critical_reserve=0, compliance_reserve=0),
+        scope="t",
     )
     assert [v.id for v in victims] == ["id003"]
 
@@ -46,7 +49,10 @@ def test_lowest_priority_then_least_recently_used_goes_first() -> None:
 def test_lineage_goes_after_everything_else_of_its_priority() -> None:
     existing = [cand(1, Priority.LOW, lineage=True), cand(2, Priority.LOW, last_used=99)]
     victims = plan_eviction(
-        existing, [Incoming(Priority.LOW, 10)], Quota(max_memories=2, critical_reserve=0), scope="t"
+        existing,
+        [Incoming(Priority.LOW, 10)],
+        Quota(max_memories=2, critical_reserve=0, compliance_reserve=0),
+        scope="t",
     )
     assert [v.id for v in victims] == ["id002"]
 
@@ -55,10 +61,16 @@ def test_critical_is_never_evicted_and_a_write_never_evicts_higher_priority() ->
     existing = [cand(1, Priority.CRITICAL), cand(2, Priority.HIGH)]
     with pytest.raises(QuotaExceededError, match="Nothing was written"):
         plan_eviction(
-            existing, [Incoming(Priority.MEDIUM, 10)], Quota(max_memories=2, critical_reserve=0), scope="t"
+            existing,
+            [Incoming(Priority.MEDIUM, 10)],
+            Quota(max_memories=2, critical_reserve=0, compliance_reserve=0),
+            scope="t",
         )
     victims = plan_eviction(
-        existing, [Incoming(Priority.CRITICAL, 10)], Quota(max_memories=2, critical_reserve=0), scope="t"
+        existing,
+        [Incoming(Priority.CRITICAL, 10)],
+        Quota(max_memories=2, critical_reserve=0, compliance_reserve=0),
+        scope="t",
     )
     assert [v.id for v in victims] == ["id002"]
     with pytest.raises(QuotaExceededError):
@@ -68,7 +80,7 @@ def test_critical_is_never_evicted_and_a_write_never_evicts_higher_priority() ->
 
 
 def test_the_critical_reserve_is_kept_for_critical() -> None:
-    quota = Quota(max_memories=10, critical_reserve=0.2)  # 8 for the others
+    quota = Quota(max_memories=10, critical_reserve=0.2, compliance_reserve=0)  # 8 for the others
     existing = [cand(i, Priority.HIGH) for i in range(8)]
     with pytest.raises(QuotaExceededError):
         plan_eviction(existing, [Incoming(Priority.MEDIUM, 1)], quota, scope="t")
@@ -77,7 +89,7 @@ def test_the_critical_reserve_is_kept_for_critical() -> None:
 
 
 def test_byte_quotas() -> None:
-    quota = Quota(max_bytes=100, critical_reserve=0)
+    quota = Quota(max_bytes=100, critical_reserve=0, compliance_reserve=0)
     existing = [cand(1, Priority.LOW, size=60), cand(2, Priority.LOW, size=30)]
     assert [v.id for v in plan_eviction(existing, [Incoming(Priority.LOW, 40)], quota, scope="t")] == [
         "id001"
@@ -98,7 +110,7 @@ def test_bad_quotas_are_refused(bad: dict[str, object]) -> None:
 def test_writes_evict_lowest_value_and_report_it(
     engine: MemoryEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine.set_quota("q", max_memories=5, critical_reserve=0.2)  # 4 for non-critical
+    engine.set_quota("q", max_memories=5, critical_reserve=0.2, compliance_reserve=0)  # 4 for non-critical
     assert engine.get_quota("q").max_memories == 5
     for i in range(4):  # one at a time: least recently stored is evicted first
         engine.remember(f"debug {i}", priority="low", namespace="q")
@@ -121,7 +133,7 @@ def test_writes_evict_lowest_value_and_report_it(
 
 
 def test_refused_write_loses_nothing(engine: MemoryEngine) -> None:
-    engine.set_quota("full", max_memories=2, critical_reserve=0)
+    engine.set_quota("full", max_memories=2, critical_reserve=0, compliance_reserve=0)
     engine.remember("a", priority="high", namespace="full")
     engine.remember("b", priority="high", namespace="full")
     before = {m.id for m in engine.list(namespace="full")}
@@ -131,7 +143,7 @@ def test_refused_write_loses_nothing(engine: MemoryEngine) -> None:
 
 
 def test_store_wide_quota(engine: MemoryEngine) -> None:
-    engine.set_quota("*", max_memories=3, critical_reserve=0)
+    engine.set_quota("*", max_memories=3, critical_reserve=0, compliance_reserve=0)
     engine.remember("x", priority="low", namespace="a")
     engine.remember("y", priority="medium", namespace="b")
     engine.remember("z", priority="medium", namespace="c")
@@ -142,7 +154,9 @@ def test_store_wide_quota(engine: MemoryEngine) -> None:
 
 def test_settings_quota_default(chroma_client: object) -> None:
     with MemoryEngine(
-        client=chroma_client, embedder=HashEmbedder(), settings=Settings(max_memories=3, critical_reserve=0)
+        client=chroma_client,
+        embedder=HashEmbedder(),
+        settings=Settings(max_memories=3, critical_reserve=0, compliance_reserve=0),
     ) as e:
         for i in range(5):
             e.remember(f"note {i}", priority="low")

@@ -525,13 +525,27 @@ class MemoryEngine:
         max_memories: int | None = None,
         max_bytes: int | None = None,
         critical_reserve: float = 0.15,
+        compliance_reserve: float = 0.05,
     ) -> Quota:
         """Set a namespace's capacity (``namespace="*"``: the whole store); None is unlimited.
 
-        Takes effect for later writes; stored in the store, so every process shares it.
+        A namespace's quota is also its guarantee under the store quota: guarantees that
+        add up to more than the store quota are refused (:class:`InvalidInputError`,
+        nothing changed). Takes effect for later writes; stored in the store, so every
+        process shares it. See :mod:`priomem._pressure` for the rules.
         """
-        key = "quota:*" if namespace == "*" else f"quota:{self._namespace(namespace)}"
-        quota = Quota(max_memories, max_bytes, critical_reserve)
+        quota = Quota(max_memories, max_bytes, critical_reserve, compliance_reserve)
+        guarantees = self._pressure.guarantees()
+        if namespace == "*":
+            key = "quota:*"
+            self._pressure.check_guarantees(quota, guarantees)
+        else:
+            ns = self._namespace(namespace)
+            key = f"quota:{ns}"
+            guarantees.pop(ns, None)
+            if quota.limited:
+                guarantees[ns] = quota
+            self._pressure.check_guarantees(self.get_quota("*"), guarantees)
         self._store.meta_put(key, json.dumps(quota.to_dict()), {"kind": "quota"})
         self._pressure.invalidate()
         return quota

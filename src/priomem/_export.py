@@ -13,6 +13,7 @@ as a number, and times as epoch seconds (``created``, ``stored``, ``expires``).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ImportReport", "export_memories", "import_memories"]
 
+log = logging.getLogger("priomem")
+
 FORMAT = "priomem-export"
 FORMAT_VERSION = 2
 BATCH = 256
@@ -58,6 +61,11 @@ class ImportReport:
     reembedded: int
     namespaces: tuple[str, ...]
     source_version: int
+    #: Ids of memories not stored: their namespace's or the store's quota had no room and
+    #: nothing the rules allow could be evicted for them (see ``set_quota``).
+    refused: tuple[str, ...] = ()
+    #: Ids of memories evicted to make room, by the same rules as any write.
+    evicted: tuple[str, ...] = ()
 
 
 def _progress(total: int | None, desc: str, enabled: bool) -> Any:
@@ -195,7 +203,9 @@ def import_memories(
     ``reembed``: ``"auto"`` reuses exported embeddings when the export was made with the
     same model and dimension, else embeds again; ``"always"`` always embeds; ``"never"``
     requires reusable embeddings. ``namespace`` puts everything into one namespace.
-    The whole file is validated before anything is written.
+    The whole file is validated before anything is written. Quotas apply as to any write
+    (evicting by the same rules); memories that cannot be stored under them are skipped and
+    named in :attr:`ImportReport.refused`.
     """
     if reembed not in {"auto", "always", "never"}:
         raise InvalidInputError(f"reembed: {reembed!r}; use auto, always or never.", field="reembed")
@@ -256,6 +266,8 @@ def import_memories(
     bar = _progress(len(memories), "import", progress)
     reembedded = 0
     namespaces: dict[str, None] = {}
+    refused: list[str] = []
+    evicted: list[str] = []
     for start in range(0, len(memories), BATCH):
         chunk = memories[start : start + BATCH]
         chunk_vectors = vectors[start : start + BATCH]
@@ -268,11 +280,21 @@ def import_memories(
         by_ns: dict[str, list[int]] = {}
         for i, memory in enumerate(chunk):
             by_ns.setdefault(memory.namespace, []).append(i)
-        for ns, indexes in by_ns.items():
+        for ns, all_indexes in by_ns.items():
             namespaces[ns] = None
-            encoded = [encode(chunk[i]) for i in indexes]
-            matrix = np.stack([chunk_vectors[i] for i in indexes])  # type: ignore[misc]
             with engine._ns_lock(ns):
+                pressure = engine._pressure
+                plan = pressure.plan(
+                    ns, [chunk[i] for i in all_indexes], pressure.policy(ns), epoch(utcnow()), partial=True
+                )
+                refused += [chunk[all_indexes[i]].id for i in plan.refused]
+                evicted += [m.id for m in pressure.evict(plan.victims, ns)] if plan.victims else []
+                skip = set(plan.refused)
+                indexes = [index for n, index in enumerate(all_indexes) if n not in skip]
+                if not indexes:
+                    continue
+                encoded = [encode(chunk[i]) for i in indexes]
+                matrix = np.stack([chunk_vectors[i] for i in indexes])  # type: ignore[misc]
                 # Turns of a thread are linked again to the turns before them.
                 links = _context.link(engine._store, ns, [chunk[i] for i in indexes], epoch(utcnow()))
                 engine._store.upsert(
@@ -284,6 +306,17 @@ def import_memories(
                 )
         bar.update(len(chunk))
     bar.close()
+    if refused:
+        log.warning(
+            "import: %d memories not stored, their quota is full: %s",
+            len(refused),
+            ", ".join(refused[:20]) + (" ..." if len(refused) > 20 else ""),
+        )
     return ImportReport(
-        count=len(memories), reembedded=reembedded, namespaces=tuple(namespaces), source_version=version
+        count=len(memories) - len(refused),
+        reembedded=reembedded,
+        namespaces=tuple(namespaces),
+        source_version=version,
+        refused=tuple(refused),
+        evicted=tuple(evicted),
     )

@@ -3,6 +3,19 @@
 Quotas and retention overrides live in the store (Chroma's ``priomem-meta`` collection), so
 every process sharing a store applies the same rules. A process trusts its copy for
 ``POLICY_TTL`` seconds, so another process's change takes effect within that delay.
+
+**Guarantees.** A quota set on a namespace (``set_quota``) is also its guarantee under the
+store-wide quota: the guarantees together may not exceed the store quota
+(:meth:`Pressure.check_guarantees` refuses it), and a write in one namespace never evicts
+from a namespace with a guarantee (that namespace's own quota keeps it within it).
+Namespaces without one share the rest, the *unallocated* share, and may borrow the
+guaranteed space not in use, with memories that can be evicted again: when a namespace
+with a guarantee needs its space back, borrowed memories are evicted (lowest priority
+first, whatever their priority) to make room. CRITICAL memories are never evicted, so
+they may not borrow: the CRITICAL memories of namespaces without a guarantee must fit the
+unallocated share. The quota ``Settings`` gives every namespace (``max_memories``) is a
+cap, not a guarantee: namespaces appear on their first write, and a guarantee for each
+would over-commit the store as they do.
 """
 
 from __future__ import annotations
@@ -16,11 +29,12 @@ from typing import Any
 
 from priomem import _audit
 from priomem._access import AccessRecorder
+from priomem._errors import InvalidInputError, QuotaExceededError
 from priomem._models import Memory
 from priomem._priority import Priority
-from priomem._quota import Candidate, Incoming, Quota, plan_eviction
-from priomem._records import NEVER, decode
-from priomem._retention import RetentionPolicy
+from priomem._quota import Candidate, Incoming, Plan, Quota, plan_room
+from priomem._records import NEVER, USER_PREFIX, decode
+from priomem._retention import CLASSIFICATION_KEY, RetentionPolicy
 from priomem._settings import Settings
 from priomem._store import ChromaStore
 
@@ -41,6 +55,34 @@ class Policy:
     retention: RetentionPolicy
     quota: Quota
     store_quota: Quota
+    #: The namespaces with a quota of their own (their guarantee), when the store has one.
+    guarantees: Mapping[str, Quota]
+
+
+#: The tag that makes a memory a compliance record (beside a classification or lineage).
+COMPLIANCE_TAG = "compliance"
+
+
+def is_compliance(memory: Memory) -> bool:
+    """Whether ``memory`` is a compliance record: classified, tagged ``compliance``, or with lineage."""
+    return (
+        CLASSIFICATION_KEY in memory.metadata
+        or COMPLIANCE_TAG in memory.tags
+        or bool(memory.refs)
+        or "lineage" in memory.metadata
+    )
+
+
+def _meta_compliance(meta: Mapping[str, Any]) -> bool:
+    return (
+        USER_PREFIX + CLASSIFICATION_KEY in meta
+        or COMPLIANCE_TAG in (meta.get("pm_tags") or ())
+        or bool(meta.get("pm_lineage", False))
+    )
+
+
+def _quota_of(document: str) -> Quota:
+    return Quota(**json.loads(document))
 
 
 class Pressure:
@@ -68,18 +110,60 @@ class Pressure:
             return cached[1]
         rows = self._store.meta_get([f"quota:{namespace}", "quota:*", f"retention:{namespace}"])
         s = self._settings
-        quota = Quota(s.max_memories, s.max_bytes, s.critical_reserve)
+        quota = Quota(s.max_memories, s.max_bytes, s.critical_reserve, s.compliance_reserve)
         if (row := rows.get(f"quota:{namespace}")) is not None:
-            quota = Quota(**json.loads(row.document))
-        store_quota = Quota(s.max_memories_total, s.max_bytes_total, s.critical_reserve)
+            quota = _quota_of(row.document)
+        store_quota = self.default_store_quota()
         if (row := rows.get("quota:*")) is not None:
-            store_quota = Quota(**json.loads(row.document))
+            store_quota = _quota_of(row.document)
         retention = self._base_retention
         if (row := rows.get(f"retention:{namespace}")) is not None:
             retention = retention.with_overrides(json.loads(row.document))
-        policy = Policy(retention=retention, quota=quota, store_quota=store_quota)
+        guarantees = self.guarantees() if store_quota.limited else {}
+        policy = Policy(retention=retention, quota=quota, store_quota=store_quota, guarantees=guarantees)
         self._cache[namespace] = (now + POLICY_TTL, policy)
         return policy
+
+    def default_store_quota(self) -> Quota:
+        s = self._settings
+        return Quota(s.max_memories_total, s.max_bytes_total, s.critical_reserve, s.compliance_reserve)
+
+    def guarantees(self) -> dict[str, Quota]:
+        """Every namespace's own quota that limits something, by namespace."""
+        out = {}
+        for row in self._store.meta_find("quota"):
+            name = row.id.removeprefix("quota:")
+            if name != "*" and (quota := _quota_of(row.document)).limited:
+                out[name] = quota
+        return out
+
+    def check_guarantees(self, store_quota: Quota, guarantees: Mapping[str, Quota]) -> None:
+        """Refuse guarantees that together exceed the store quota (or leave its limit open)."""
+        if not store_quota.limited:
+            return
+        for name, limit, unit in (
+            ("max_memories", store_quota.max_memories, "memories"),
+            ("max_bytes", store_quota.max_bytes, "bytes"),
+        ):
+            if limit is None:
+                continue
+            open_ended = sorted(ns for ns, q in guarantees.items() if getattr(q, name) is None)
+            if open_ended:
+                raise InvalidInputError(
+                    f"{name}: the store quota limits {unit} to {limit:,}, but the quota of "
+                    f"{', '.join(map(repr, open_ended[:5]))} does not, so it cannot be guaranteed; give "
+                    f"it a {name} too (or none of its own).",
+                    field=name,
+                )
+            total = sum(getattr(q, name) for q in guarantees.values())
+            if total > limit:
+                parts = ", ".join(f"{ns!r} {getattr(q, name):,}" for ns, q in sorted(guarantees.items())[:8])
+                raise InvalidInputError(
+                    f"{name}: the namespaces' quotas would guarantee {total:,} {unit} ({parts}), more than "
+                    f"the store quota of {limit:,}. Lower a namespace's quota or raise the store's "
+                    "(set_quota('*', ...)). Nothing was changed.",
+                    field=name,
+                )
 
     def _candidates(self, namespace: str, now_e: float) -> list[Candidate]:
         out = []
@@ -97,6 +181,7 @@ class Pressure:
                     last_used=accessed or float(meta.get("pm_stored", 0.0)),
                     access_count=int(meta.get("pm_access", 0)),
                     size=int(meta.get("pm_bytes", 0)),
+                    compliance=_meta_compliance(meta),
                 )
             )
         return out
@@ -105,30 +190,92 @@ class Pressure:
         self, namespace: str, new: Sequence[Memory], policy: Policy, now_e: float
     ) -> list[Candidate]:
         """Victims that make room for ``new`` under the namespace and store quotas (may raise)."""
-        incoming = [Incoming(m.priority, len(m.content.encode("utf-8"))) for m in new]
+        return self.plan(namespace, new, policy, now_e, partial=False).victims
+
+    def plan(
+        self, namespace: str, new: Sequence[Memory], policy: Policy, now_e: float, *, partial: bool
+    ) -> Plan:
+        """Victims that make room for ``new``; with ``partial``, the memories (indexes into
+        ``new``) that cannot be stored are listed as refused instead of raising."""
+        incoming = [Incoming(m.priority, len(m.content.encode("utf-8")), is_compliance(m)) for m in new]
+        replaced = {m.id for m in new}  # an import replaces a memory with the same id
         victims: list[Candidate] = []
+        refused: set[int] = set()
         quota = policy.quota
         if quota.limited:
-            cap = quota.noncritical_memories()
+            cap = quota.ordinary_memories()
             roomy = (
                 quota.max_bytes is None and cap is not None and self._store.count(namespace) + len(new) <= cap
             )
             if not roomy:
                 expired = self._store.ids(namespace, where={"pm_expires": {"$lte": now_e}})
                 self._delete(namespace, expired, action="sweep", selector={"rule": "expired, to make room"})
-                victims = plan_eviction(
-                    self._candidates(namespace, now_e), incoming, quota, scope=f"namespace {namespace!r}"
-                )
+                existing = [c for c in self._candidates(namespace, now_e) if c.id not in replaced]
+                step = plan_room(existing, incoming, quota, scope=f"namespace {namespace!r}", partial=partial)
+                victims, refused = step.victims, set(step.refused)
         if policy.store_quota.limited:
-            chosen = {v.id for v in victims}
+            chosen = {v.id for v in victims} | replaced
             everything = [
                 c
                 for ns in self._store.namespaces()
                 for c in self._candidates(ns, now_e)
                 if c.id not in chosen
             ]
-            victims += plan_eviction(everything, incoming, policy.store_quota, scope="the store")
-        return victims
+            guaranteed = policy.guarantees
+            mine = namespace in guaranteed
+            if not mine:
+                left = [i for i in range(len(new)) if i not in refused]
+                refused |= self._unallocated_refusals(everything, incoming, left, policy, partial)
+            left = [i for i in range(len(new)) if i not in refused]
+            step = plan_room(
+                everything,
+                [incoming[i] for i in left],
+                policy.store_quota,
+                scope="the store",
+                # Within its guarantee, a namespace takes back what others borrowed of it.
+                evictable=lambda c: (mine and c.namespace == namespace) or c.namespace not in guaranteed,
+                reclaim=(lambda c: c.namespace != namespace and c.namespace not in guaranteed)
+                if mine
+                else None,
+                partial=partial,
+            )
+            victims += step.victims
+            refused |= {left[i] for i in step.refused}
+        return Plan(victims, sorted(refused))
+
+    def _unallocated_refusals(
+        self,
+        everything: Sequence[Candidate],
+        incoming: Sequence[Incoming],
+        indexes: Sequence[int],
+        policy: Policy,
+        partial: bool,
+    ) -> set[int]:
+        """CRITICAL memories of a namespace without a guarantee that do not fit the
+        unallocated share of the store (they may not borrow: they can never be evicted)."""
+        critical = [i for i in indexes if incoming[i].priority is Priority.CRITICAL]
+        if not critical or not policy.guarantees:
+            return set()
+        store_quota, guaranteed = policy.store_quota, policy.guarantees
+        free = {}
+        for name in ("max_memories", "max_bytes"):
+            limit = getattr(store_quota, name)
+            free[name] = (
+                None if limit is None else limit - sum(getattr(q, name) or 0 for q in guaranteed.values())
+            )
+        held = [c for c in everything if c.priority is Priority.CRITICAL and c.namespace not in guaranteed]
+        scope = "the store's unallocated share (what no namespace's quota guarantees)"
+        if any(v is not None and v < 1 for v in free.values()):
+            if not partial:
+                raise QuotaExceededError(
+                    f"{scope} is empty: the namespaces' quotas guarantee the whole store, so a namespace "
+                    "without a quota of its own cannot keep CRITICAL memories. Give this namespace a quota "
+                    "(set_quota) or lower the others'. Nothing was written."
+                )
+            return set(critical)
+        share = Quota(free["max_memories"], free["max_bytes"], 0.0, 0.0)
+        step = plan_room(held, [incoming[i] for i in critical], share, scope=scope, partial=partial)
+        return {critical[i] for i in step.refused}
 
     def evict(self, victims: Sequence[Candidate], reason_namespace: str) -> list[Memory]:
         """Delete ``victims``, log and audit it; returns the evicted memories."""

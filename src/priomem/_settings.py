@@ -19,6 +19,7 @@ environment at import time.
 | ``PRIOMEM_MAX_MEMORIES`` | ``max_memories`` (per namespace) | unlimited |
 | ``PRIOMEM_MAX_MEMORIES_TOTAL`` | ``max_memories_total`` (whole store) | unlimited |
 | ``PRIOMEM_CRITICAL_RESERVE`` | ``critical_reserve`` | ``0.15`` |
+| ``PRIOMEM_COMPLIANCE_RESERVE`` | ``compliance_reserve`` | ``0.05`` |
 | ``PRIOMEM_LOG_LEVEL`` | ``log_level`` | ``WARNING`` |
 | ``PRIOMEM_EMBEDDER`` | ``embedder`` | ``default`` (all-MiniLM-L6-v2); ``hash``: the fast, meaning-blind test embedder |
 """
@@ -78,12 +79,14 @@ class Settings:
     max_tags: int = 64
     max_metadata_keys: int = 64
     # Quotas (None: unlimited). Per namespace, and for the whole store; set_quota overrides
-    # a namespace's at run time. A share of each quota is reserved for CRITICAL memories.
+    # a namespace's at run time. A share of each quota is reserved for CRITICAL memories,
+    # and one for compliance records (classified, tagged compliance, or with lineage).
     max_memories: int | None = None
     max_bytes: int | None = None
     max_memories_total: int | None = None
     max_bytes_total: int | None = None
     critical_reserve: float = 0.15
+    compliance_reserve: float = 0.05
     #: Lifetime caps by metadata["classification"] (see priomem._retention).
     classification_retention: Mapping[str, timedelta | None] = field(
         default_factory=lambda: MappingProxyType(
@@ -149,13 +152,14 @@ class Settings:
             values["hybrid"] = _parse_bool(raw, "PRIOMEM_HYBRID")
         if (raw := get("COMPACT_ON_CLOSE")) is not None:
             values["compact_on_close"] = _parse_bool(raw, "PRIOMEM_COMPACT_ON_CLOSE")
-        if (raw := get("CRITICAL_RESERVE")) is not None:
-            try:
-                values["critical_reserve"] = float(raw)
-            except ValueError:
-                raise InvalidInputError(
-                    f"PRIOMEM_CRITICAL_RESERVE: {raw!r} is not a number such as 0.15."
-                ) from None
+        for name, example in (("CRITICAL_RESERVE", "0.15"), ("COMPLIANCE_RESERVE", "0.05")):
+            if (raw := get(name)) is not None:
+                try:
+                    values[name.lower()] = float(raw)
+                except ValueError:
+                    raise InvalidInputError(
+                        f"PRIOMEM_{name}: {raw!r} is not a number such as {example}."
+                    ) from None
         for name, attr in (
             ("MAX_K", "max_k"),
             ("MAX_CONTENT_CHARS", "max_content_chars"),

@@ -144,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("quota", "show or set a namespace's quota ('*' for the whole store)")
     p.add_argument("--max-memories", type=int)
     p.add_argument("--max-bytes", type=int)
-    p.add_argument("--critical-reserve", type=float)
+    p.add_argument("--critical-reserve", type=float, help="share kept for CRITICAL memories (0.15)")
+    p.add_argument(
+        "--compliance-reserve",
+        type=float,
+        help="share kept for compliance records: classified, tagged compliance, or with lineage (0.05)",
+    )
     p.add_argument("--store", action="store_true", help="the store-wide quota instead of the namespace's")
 
     p = add("audit", "show the audit log of deletions")
@@ -330,8 +335,19 @@ def _import(engine: MemoryEngine, args: argparse.Namespace) -> Any:
             "reembedded": report.reembedded,
             "namespaces": list(report.namespaces),
             "source_version": report.source_version,
+            "refused": list(report.refused),
+            "evicted": list(report.evicted),
         }
-    return f"imported {report.count} memories into {', '.join(report.namespaces) or '-'} (re-embedded {report.reembedded})"
+    text = f"imported {report.count} memories into {', '.join(report.namespaces) or '-'} (re-embedded {report.reembedded})"
+    if report.evicted:
+        text += f"; evicted {len(report.evicted)} to make room"
+    if report.refused:
+        text += (
+            f"; {len(report.refused)} not stored, their quota is full (raise it with 'priomem quota'): "
+            + ", ".join(report.refused[:10])
+            + (" ..." if len(report.refused) > 10 else "")
+        )
+    return text
 
 
 def _consolidate(engine: MemoryEngine, args: argparse.Namespace) -> Any:
@@ -375,15 +391,15 @@ def _erase(engine: MemoryEngine, args: argparse.Namespace) -> Any:
 
 def _quota(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     target = "*" if args.store else args.namespace
-    if args.max_memories is not None or args.max_bytes is not None or args.critical_reserve is not None:
+    names = ("max_memories", "max_bytes", "critical_reserve", "compliance_reserve")
+    if any(getattr(args, name) is not None for name in names):
         current = engine.get_quota(target)
         quota = engine.set_quota(
             target,
-            max_memories=args.max_memories if args.max_memories is not None else current.max_memories,
-            max_bytes=args.max_bytes if args.max_bytes is not None else current.max_bytes,
-            critical_reserve=args.critical_reserve
-            if args.critical_reserve is not None
-            else current.critical_reserve,
+            **{
+                name: getattr(args, name) if getattr(args, name) is not None else getattr(current, name)
+                for name in names
+            },
         )
     else:
         quota = engine.get_quota(target)
@@ -392,7 +408,7 @@ def _quota(engine: MemoryEngine, args: argparse.Namespace) -> Any:
         return {"scope": label, **quota.to_dict()}
     return (
         f"quota of {label}: max_memories {quota.max_memories or 'unlimited'}, max_bytes {quota.max_bytes or 'unlimited'}, "
-        f"critical reserve {quota.critical_reserve:.0%}"
+        f"critical reserve {quota.critical_reserve:.0%}, compliance reserve {quota.compliance_reserve:.0%}"
     )
 
 

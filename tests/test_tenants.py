@@ -1,0 +1,154 @@
+"""Tenants under one store quota: guarantees, borrowing, reserves, imports (issue 13, cases 1-2)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from priomem import InvalidInputError, MemoryEngine, QuotaExceededError
+
+
+def fill(engine: MemoryEngine, ns: str, n: int, priority: str = "medium", **extra: object) -> list[str]:
+    return [
+        m.id
+        for m in engine.remember_many(
+            [{"content": f"{ns} note {i}", "priority": priority, "namespace": ns, **extra} for i in range(n)]
+        )
+    ]
+
+
+def held(engine: MemoryEngine, ns: str) -> set[str]:
+    return {m.id for m in engine.list(namespace=ns, limit=1000)}
+
+
+def test_guarantees_adding_up_to_more_than_the_store_are_refused(engine: MemoryEngine) -> None:
+    engine.set_quota("*", max_memories=10)
+    engine.set_quota("a", max_memories=10)
+    with pytest.raises(InvalidInputError, match="guarantee 20 memories") as refused:
+        engine.set_quota("b", max_memories=10)
+    assert "Nothing was changed" in str(refused.value)
+    assert engine.get_quota("b").max_memories is None
+    with pytest.raises(InvalidInputError, match="more than the store quota"):
+        engine.set_quota("*", max_memories=9)  # below what is already guaranteed
+    assert engine.get_quota("*").max_memories == 10
+    with pytest.raises(InvalidInputError, match="cannot be guaranteed"):
+        engine.set_quota("c", max_bytes=1000)  # the store counts memories, this quota does not
+    engine.set_quota("a", max_memories=4)  # lowering one makes room for another
+    engine.set_quota("b", max_memories=6)
+
+
+def test_a_tenant_within_its_guarantee_never_loses_memories_to_another(engine: MemoryEngine) -> None:
+    # The issue's case with a valid allocation: a is guaranteed 6 of a store of 10, b has
+    # no guarantee. a writes 6, then b writes 8: b prunes within itself, a loses nothing.
+    engine.set_quota("*", max_memories=10, critical_reserve=0, compliance_reserve=0)
+    engine.set_quota("a", max_memories=6, critical_reserve=0, compliance_reserve=0)
+    a = fill(engine, "a", 6)
+    for i in range(8):
+        engine.remember(f"b note {i}", namespace="b")
+    assert held(engine, "a") == set(a)
+    assert sorted(m.content for m in engine.list(namespace="b")) == [f"b note {i}" for i in range(4, 8)]
+    assert {e.namespace for e in engine.audit_log(action="evict")} == {"b"}
+
+
+def test_borrowed_space_is_taken_back_whatever_its_priority(engine: MemoryEngine) -> None:
+    engine.set_quota("*", max_memories=10, critical_reserve=0, compliance_reserve=0)
+    engine.set_quota("a", max_memories=5, critical_reserve=0, compliance_reserve=0)
+    borrowed = fill(engine, "c", 10, "high")  # a holds nothing yet: c may borrow its space
+    assert len(held(engine, "c")) == 10
+    report = engine.remember_many_report(
+        [{"content": f"a debug {i}", "priority": "low", "namespace": "a"} for i in range(5)]
+    )
+    assert len(report.evicted) == 5 and {m.namespace for m in report.evicted} == {"c"}
+    assert held(engine, "c") < set(borrowed)
+    # c, without a guarantee, now only evicts its own memories, never a's.
+    a = held(engine, "a")
+    report = engine.remember_many_report([{"content": "c again", "priority": "high", "namespace": "c"}])
+    assert [m.namespace for m in report.evicted] == ["c"]
+    assert held(engine, "a") == a
+    with pytest.raises(QuotaExceededError):  # a LOW write in c may not evict c's HIGH memories
+        engine.remember("c low", priority="low", namespace="c")
+
+
+def test_critical_memories_of_unguaranteed_tenants_must_fit_the_unallocated_share(
+    engine: MemoryEngine,
+) -> None:
+    engine.set_quota("*", max_memories=10)
+    engine.set_quota("a", max_memories=8)  # 2 left unallocated
+    fill(engine, "c", 2, "critical")
+    with pytest.raises(QuotaExceededError, match="unallocated share"):
+        engine.remember("a third SLA in c", priority="critical", namespace="c")
+    assert len(held(engine, "c")) == 2
+    fill(engine, "a", 6, "critical")  # a's guarantee is intact
+    engine.set_quota("a", max_memories=10)  # the whole store guaranteed: c may keep no new CRITICAL
+    with pytest.raises(QuotaExceededError, match="unallocated share"):
+        engine.remember("another SLA", priority="critical", namespace="d")
+
+
+def test_the_compliance_reserve_is_kept_for_compliance_records(engine: MemoryEngine) -> None:
+    # 20 memories: 3 kept for CRITICAL (15%), 1 more for compliance records (5%).
+    engine.set_quota("q", max_memories=20)
+    ordinary = fill(engine, "q", 16, "low")
+    report = engine.remember_many_report(
+        [{"content": "one ordinary too many", "priority": "low", "namespace": "q"}]
+    )
+    assert len(report.evicted) == 1 and report.evicted[0].id in ordinary
+    tagged = engine.remember(
+        "audit trail of the March export", priority="low", namespace="q", tags=["compliance"]
+    )
+    assert len(held(engine, "q")) == 17  # into the compliance reserve: nothing evicted
+    classified = engine.remember_many_report(
+        [
+            {
+                "content": "retention of invoices: 10 years",
+                "priority": "low",
+                "namespace": "q",
+                "metadata": {"classification": "internal"},
+            }
+        ]
+    )
+    assert [m.content for m in classified.evicted][0].startswith("q note")  # the reserve is full now
+    report = engine.remember_many_report(
+        [{"content": "another debug line", "priority": "low", "namespace": "q"}]
+    )
+    assert all(m.content.startswith("q note") for m in report.evicted)
+    assert {tagged.id, classified.memories[0].id} <= held(engine, "q")
+    assert len(held(engine, "q")) == 17
+
+
+def test_import_goes_through_the_quota_and_reports_what_it_could_not_store(engine: MemoryEngine) -> None:
+    for i, priority in enumerate(["low", "critical", "medium", "low", "high"]):
+        engine.remember(f"exported memory {i}", priority=priority, namespace="src")
+    out = io.StringIO()
+    engine.export(out, namespace="src")
+    engine.set_quota("dst", max_memories=2, critical_reserve=0, compliance_reserve=0)
+    report = engine.import_(io.StringIO(out.getvalue()), namespace="dst")
+    stored = engine.list(namespace="dst")
+    assert report.count == 2 == len(stored)
+    assert sorted(m.priority.name for m in stored) == ["CRITICAL", "HIGH"]  # the highest kept
+    assert len(report.refused) == 3 and not {m.id for m in stored} & set(report.refused)
+    # Importing again replaces the same ids: it needs no room and refuses the same three.
+    again = engine.import_(io.StringIO(out.getvalue()), namespace="dst")
+    assert again.count == 2 and sorted(again.refused) == sorted(report.refused)
+    assert len(engine.list(namespace="dst")) == 2
+
+
+def test_cli_import_names_what_its_quota_refused(engine: MemoryEngine, tmp_path: object) -> None:
+    from priomem import cli
+
+    for i in range(3):
+        engine.remember(f"note {i}", namespace="src")
+    out = io.StringIO()
+    engine.export(out, namespace="src")
+    engine.set_quota("dst", max_memories=1, critical_reserve=0, compliance_reserve=0)
+    args = cli.build_parser().parse_args(["import", "-", "--into", "dst", "--json"])
+    import sys
+
+    real, sys.stdin = sys.stdin, io.StringIO(out.getvalue())
+    try:
+        answer = cli.COMMANDS["import"](engine, args)
+    finally:
+        sys.stdin = real
+    assert answer["imported"] == 1 and len(answer["refused"]) == 2
+    json.dumps(answer)
