@@ -164,17 +164,52 @@ def test_settings_quota_default(chroma_client: object) -> None:
 
 
 # -- retention -------------------------------------------------------------------------------
-def test_classification_caps_lifetime(engine: MemoryEngine) -> None:
+def test_classification_lifetimes_are_defaults_and_sensitive_is_a_cap(engine: MemoryEngine) -> None:
     sensitive = engine.remember(
         "passport number noted", priority="critical", metadata={"classification": "sensitive"}
     )
-    public = engine.remember("public roadmap", metadata={"classification": "public"}, ttl="5y")
+    stretched = engine.remember("salary band noted", metadata={"classification": "sensitive"}, ttl="5y")
+    public = engine.remember("public roadmap", metadata={"classification": "public"})
+    kept_longer = engine.remember("public price list", metadata={"classification": "public"}, ttl="730d")
     internal = engine.remember("internal memo", metadata={"classification": "internal"})
-    assert sensitive.expires_at is not None and sensitive.expires_at - sensitive.stored_at == timedelta(
-        days=90
-    )
-    assert public.expires_at is not None and public.expires_at - public.stored_at == timedelta(days=365)
-    assert internal.expires_at is None
+
+    def lifetime(m: Any) -> timedelta | None:
+        return None if m.expires_at is None else m.expires_at - m.stored_at
+
+    assert lifetime(sensitive) == timedelta(days=90)
+    assert lifetime(stretched) == timedelta(days=90)  # a cap: the ttl cannot stretch it
+    assert lifetime(public) == timedelta(days=365)  # the default
+    assert lifetime(kept_longer) == timedelta(days=730)  # a default: the memory's own ttl wins
+    assert lifetime(internal) is None
+    # A namespace may make public a cap too, and does so for what is already stored.
+    policy = engine.set_retention(None, caps=["sensitive", "public"])
+    assert policy.caps == frozenset({"sensitive", "public"})
+    again = engine.get(kept_longer.id)
+    assert again is not None and lifetime(again) == timedelta(days=365)
+    with pytest.raises(InvalidInputError, match="caps"):
+        engine.set_retention(None, caps="public")
+
+
+def test_tightened_retention_applies_at_once_in_every_process(
+    engine: MemoryEngine, chroma_client: object
+) -> None:
+    secret = engine.remember("the vault code is 4471", metadata={"classification": "sensitive"})
+    other = MemoryEngine(client=chroma_client, embedder=HashEmbedder(64))  # another engine on the store
+    assert other.get(secret.id) is not None
+    engine.set_retention(None, classification={"sensitive": "1s"})
+    time.sleep(1.3)
+    assert engine.get(secret.id) is None
+    assert [h.memory.id for h in engine.recall("vault code")] == []
+    assert other.get(secret.id) is None
+    assert [h.memory.id for h in other.recall("vault code")] == []
+    assert engine.list() == []
+    # Loosened before a sweep, the memory is back; a sweep under the tight rule deletes it.
+    engine.set_retention(None, classification={"sensitive": "90d"})
+    assert engine.get(secret.id) is not None
+    engine.set_retention(None, classification={"sensitive": "1s"})
+    assert engine.sweep() == 1
+    engine.set_retention(None, classification={"sensitive": "90d"})
+    assert engine.get(secret.id) is None
 
 
 def test_namespace_retention_overrides_and_sweep_applies_new_rules(engine: MemoryEngine) -> None:

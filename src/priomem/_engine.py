@@ -562,20 +562,29 @@ class MemoryEngine:
         *,
         priority: Mapping[Any, Any] | None = None,
         classification: Mapping[str, Any] | None = None,
+        caps: Iterable[str] | None = None,
     ) -> RetentionPolicy:
         """Override retention for a namespace: ``priority={"low": "7d", "medium": "180d"}``,
         ``classification={"internal": "2y"}``; ``None`` / ``"none"`` keeps forever.
+        ``caps``: the classifications whose lifetime bounds a memory's own ttl too
+        (default ``["sensitive"]``; the others are defaults a ttl overrides).
 
-        New writes use it at once; :meth:`sweep` applies it to memories already stored.
+        The rules apply at once: every memory's expiry in the namespace is recomputed, so a
+        memory past a tightened lifetime is no longer returned by any process; :meth:`sweep`
+        deletes it.
         """
         ns = self._namespace(namespace)
-        previous = self._store.meta_get([f"retention:{ns}"]).get(f"retention:{ns}")
-        merged = json.loads(previous.document) if previous else {"priority": {}, "classification": {}}
-        update = RetentionPolicy.overrides(priority, classification)
-        for part in ("priority", "classification"):
-            merged.setdefault(part, {}).update(update[part])
-        self._store.meta_put(f"retention:{ns}", json.dumps(merged), {"kind": "retention"})
-        self._pressure.invalidate()
+        update = RetentionPolicy.overrides(priority, classification, caps)
+        with self._ns_lock(ns):
+            previous = self._store.meta_get([f"retention:{ns}"]).get(f"retention:{ns}")
+            merged = json.loads(previous.document) if previous else {"priority": {}, "classification": {}}
+            for part in ("priority", "classification"):
+                merged.setdefault(part, {}).update(update[part])
+            if "caps" in update:
+                merged["caps"] = update["caps"]
+            self._store.meta_put(f"retention:{ns}", json.dumps(merged), {"kind": "retention"})
+            self._pressure.invalidate()
+            _lifecycle.reapply_retention(self, ns, epoch(utcnow()))
         return self.get_retention(ns)
 
     def get_retention(self, namespace: str | None = None) -> RetentionPolicy:

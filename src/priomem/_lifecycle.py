@@ -16,7 +16,7 @@ import numpy as np
 from priomem import _consolidate
 from priomem._consolidate import Consolidation
 from priomem._priority import Priority
-from priomem._records import USER_PREFIX, decode, encode, epoch
+from priomem._records import NEVER, USER_PREFIX, decode, encode, epoch
 from priomem._retention import CLASSIFICATION_KEY
 from priomem._timeparse import utcnow
 from priomem._validation import validate_content
@@ -24,25 +24,34 @@ from priomem._validation import validate_content
 if TYPE_CHECKING:
     from priomem._engine import MemoryEngine
 
-__all__ = ["consolidate_namespace", "sweep_namespace"]
+__all__ = ["consolidate_namespace", "reapply_retention", "sweep_namespace"]
+
+
+def reapply_retention(engine: MemoryEngine, ns: str, now_e: float) -> list[str]:
+    """Recompute every memory's expiry in ``ns`` under the rules in force now; returns the
+    ids expired under them. Call under the namespace's lock."""
+    retention = engine._pressure.policy(ns).retention
+    store = engine._store
+    changed_ids: list[str] = []
+    changed: list[dict[str, Any]] = []
+    expired: list[str] = []
+    for row in store.get(ns, documents=False):
+        memory = decode(row.id, "", row.metadata, ns)
+        expires = retention.expiry(memory.priority, memory.ttl, memory.metadata, memory.stored_at)
+        value = NEVER if expires is None else epoch(expires)
+        if value != float(row.metadata.get("pm_expires", NEVER)):
+            changed_ids.append(row.id)
+            changed.append({"pm_expires": value})
+        if value <= now_e:
+            expired.append(row.id)
+    store.update_metadata(ns, changed_ids, changed)
+    return expired
 
 
 def sweep_namespace(engine: MemoryEngine, ns: str, now_e: float) -> int:
     """Delete what has expired in ``ns`` under the rules in force now; returns how many."""
-    retention = engine._pressure.policy(ns).retention
-    store = engine._store
     with engine._ns_lock(ns):
-        doomed = set(store.ids(ns, where={"pm_expires": {"$lte": now_e}}))
-        for priority, ttl in retention.by_priority.items():
-            if ttl is not None:  # memories without a ttl of their own, stored too long ago
-                old = {"pm_stored": {"$lte": now_e - ttl.total_seconds()}}
-                doomed.update(
-                    store.ids(ns, where={"$and": [{"pm_priority": int(priority)}, {"pm_ttl": 0.0}, old]})
-                )
-        for name, cap in retention.by_classification.items():
-            if cap is not None:
-                old = {"pm_stored": {"$lte": now_e - cap.total_seconds()}}
-                doomed.update(store.ids(ns, where={"$and": [{USER_PREFIX + CLASSIFICATION_KEY: name}, old]}))
+        doomed = reapply_retention(engine, ns, now_e)
         engine._delete(ns, sorted(doomed), action="sweep", selector={"rule": "retention"})
     return len(doomed)
 
