@@ -108,7 +108,7 @@ def test_the_compliance_reserve_is_kept_for_compliance_records(engine: MemoryEng
             }
         ]
     )
-    assert [m.content for m in classified.evicted][0].startswith("q note")  # the reserve is full now
+    assert classified.evicted[0].content.startswith("q note")  # the reserve is full now
     report = engine.remember_many_report(
         [{"content": "another debug line", "priority": "low", "namespace": "q"}]
     )

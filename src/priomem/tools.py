@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import pydantic_core
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from priomem._engine import MemoryEngine
 from priomem._errors import InvalidInputError, NamespaceNotAllowedError, PriomemError
+from priomem._models import RecallHit
 from priomem._packing import approx_tokens, pack_hits
 from priomem._priority import Priority
 from priomem._timeparse import utcnow
@@ -363,26 +366,21 @@ class MemoryTools:
             since=args.since,
             until=args.until,
         )
-        omitted = 0
-        if args.max_tokens is not None:
-            packed = pack_hits(hits, args.max_tokens, count_tokens=approx_tokens)
-            hits, omitted = list(packed.hits), packed.omitted
-        return RecallResult(
-            namespace=namespace,
-            hits=[
-                RecallHitOut(
-                    id=h.memory.id,
-                    content=h.memory.content,
-                    priority=h.memory.priority.name.lower(),  # type: ignore[arg-type]
-                    score=round(h.score, 6),
-                    tags=list(h.memory.tags),
-                    created_at=h.memory.created_at.isoformat(),
-                    parts=h.parts.to_dict(),
-                )
-                for h in hits
-            ],
-            omitted=omitted,
-        )
+        out = [
+            RecallHitOut(
+                id=h.memory.id,
+                content=h.memory.content,
+                priority=h.memory.priority.name.lower(),  # type: ignore[arg-type]
+                score=round(h.score, 6),
+                tags=list(h.memory.tags),
+                created_at=h.memory.created_at.isoformat(),
+                parts=h.parts.to_dict(),
+            )
+            for h in hits
+        ]
+        if args.max_tokens is None:
+            return RecallResult(namespace=namespace, hits=out, omitted=0)
+        return _pack_result(namespace, hits, out, args.max_tokens)
 
     def forget(self, args: ForgetArgs) -> ForgetResult:
         namespace = self._ns(args.namespace)
@@ -423,6 +421,32 @@ class MemoryTools:
             return self.run(name, arguments).model_dump(mode="json")
         except PriomemError as exc:
             return {"error": exc.message, "field": exc.field}
+
+
+def _as_text(result: BaseModel) -> str:
+    # What an MCP client shows the model: the SDK's indented JSON, the longest of the forms
+    # a result takes (compact JSON for function calling is shorter), so a budget counted
+    # on it holds on every surface.
+    return pydantic_core.to_json(result, indent=2).decode()
+
+
+def _pack_result(
+    namespace: str, hits: list[RecallHit], out: list[RecallHitOut], max_tokens: int
+) -> RecallResult:
+    """The hits whose JSON fits ``max_tokens`` (envelope included), chosen by ``pack_hits``."""
+    by_id = {h.memory.id: o for h, o in zip(hits, out, strict=True)}
+    envelope = _as_text(RecallResult(namespace=namespace, hits=[], omitted=len(hits)))
+
+    def line(hit: RecallHit) -> str:  # the hit as it appears nested in the result, comma included
+        return textwrap.indent(_as_text(by_id[hit.memory.id]), "    ") + ","
+
+    packed = pack_hits(hits, max_tokens, count_tokens=approx_tokens, header=envelope, line=line)
+    kept = [by_id[h.memory.id] for h in packed.hits]
+    result = RecallResult(namespace=namespace, hits=kept, omitted=len(hits) - len(kept))
+    while kept and approx_tokens(_as_text(result)) > max_tokens:  # a margin the estimate missed
+        kept.pop()
+        result = RecallResult(namespace=namespace, hits=kept, omitted=len(hits) - len(kept))
+    return result
 
 
 def tool_schemas(style: Literal["openai", "anthropic", "json"] = "openai") -> list[dict[str, Any]]:

@@ -72,7 +72,7 @@ def hit(content: str, priority: Priority, score: float) -> RecallHit:
     return RecallHit(memory=memory, score=score)
 
 
-def test_critical_moves_ahead_only_of_similar_scores(engine: MemoryEngine) -> None:
+def test_critical_goes_into_the_context_first_whatever_its_score(engine: MemoryEngine) -> None:
     memory = PriomemMemory(engine=engine, max_tokens=200)
     close = memory.pack(
         [hit("medium fact", Priority.MEDIUM, 0.82), hit("critical fact", Priority.CRITICAL, 0.80)]
@@ -81,7 +81,7 @@ def test_critical_moves_ahead_only_of_similar_scores(engine: MemoryEngine) -> No
     far = memory.pack(
         [hit("medium fact", Priority.MEDIUM, 0.95), hit("critical fact", Priority.CRITICAL, 0.60)]
     )
-    assert [h.memory.content for h in far.hits] == ["medium fact", "critical fact"]
+    assert [h.memory.content for h in far.hits] == ["critical fact", "medium fact"]
 
 
 def test_the_token_counter_is_pluggable(seeded: MemoryEngine) -> None:

@@ -67,7 +67,7 @@ def test_results_are_the_mcp_results(engine: MemoryEngine) -> None:
     engine.remember("The warehouse closes at 18:00", priority="high", namespace="ops")
     (_, recall, forget) = make_memory_tools(engine, namespace="ops")
     shared = MemoryTools(engine, namespace="ops")
-    args = {"query": "warehouse hours", "k": 2, "max_tokens": 50}
+    args = {"query": "warehouse hours", "k": 2, "max_tokens": 300}
     via_langchain = recall.invoke(args)
     assert via_langchain == shared.dispatch("recall", args)
     assert via_langchain["hits"][0]["content"] == "The warehouse closes at 18:00"

@@ -104,15 +104,22 @@ async def test_remember_recall_forget_round_trip(server_for: Any) -> None:
         assert after.structured_content["hits"] == []  # type: ignore[index]
 
 
-async def test_max_tokens_packs_the_hits(server_for: Any) -> None:
+async def test_max_tokens_counts_the_json_returned(server_for: Any) -> None:
     async with Client(server_for()) as client:
         for n in range(6):
             await client.call_tool("remember", {"content": f"ETL run {n} took {40 + n} minutes " + "x" * 200})
-        packed = await client.call_tool("recall", {"query": "ETL run minutes", "k": 6, "max_tokens": 120})
+        await client.call_tool(
+            "remember", {"content": "ETL SLA: the run ends by 06:00", "priority": "critical"}
+        )
+        packed = await client.call_tool("recall", {"query": "ETL run minutes", "k": 7, "max_tokens": 400})
     content = packed.structured_content
     assert content is not None
-    assert 1 <= len(content["hits"]) < 6
-    assert content["omitted"] == 6 - len(content["hits"])
+    assert 1 <= len(content["hits"]) < 7
+    assert content["omitted"] == 7 - len(content["hits"])
+    assert content["hits"][0]["priority"] == "critical"  # forced in first
+    text = packed.content[0].text  # type: ignore[union-attr]
+    assert json.loads(text) == content
+    assert len(text) / 4 <= 400  # the budget holds for what the model reads
 
 
 @pytest.mark.parametrize(
