@@ -23,6 +23,8 @@ EXPECTED = {
     "HashEmbedder",
     "InvalidInputError",
     "InvalidPriorityError",
+    "Lineage",
+    "LineageStep",
     "Memory",
     "MemoryEngine",
     "ModelMismatchError",

@@ -36,6 +36,7 @@ from priomem._errors import (
     WrongTypeError,
 )
 from priomem._export import ImportReport
+from priomem._lineage import Lineage, LineageStep
 from priomem._models import ForgetReport, Memory, RecallHit, ScoreParts
 from priomem._packing import PackResult, approx_tokens, pack_hits
 from priomem._priority import Priority
@@ -61,6 +62,8 @@ __all__ = [
     "ImportReport",
     "InvalidInputError",
     "InvalidPriorityError",
+    "Lineage",
+    "LineageStep",
     "Memory",
     "MemoryEngine",
     "ModelMismatchError",

@@ -18,7 +18,7 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 
-from priomem import _audit, _export, _lifecycle, _upgrade, _writes
+from priomem import _audit, _export, _lifecycle, _lineage, _upgrade, _writes
 from priomem._access import AccessRecorder
 from priomem._consolidate import Consolidation
 from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder, as_matrix
@@ -29,7 +29,7 @@ from priomem._pressure import Pressure
 from priomem._priority import Priority, PriorityLike
 from priomem._quota import Quota
 from priomem._recall import HybridSearcher
-from priomem._records import USER_PREFIX, decode, encode, epoch
+from priomem._records import USER_PREFIX, decode, encode, epoch, is_live
 from priomem._repair import NamespaceCheck, check_namespace
 from priomem._requests import Item, prepare_item, prepare_items
 from priomem._retention import RetentionPolicy
@@ -39,6 +39,8 @@ from priomem._store import ChromaStore
 from priomem._timeparse import parse_duration, parse_time, utcnow
 from priomem._validation import (
     validate_content,
+    validate_dataset,
+    validate_datasets,
     validate_id,
     validate_ids,
     validate_k,
@@ -215,6 +217,8 @@ class MemoryEngine:
         created_at: datetime | str | None = None,
         refs: Iterable[str] = (),
         thread: str | None = None,
+        reads: Iterable[str] = (),
+        writes: Iterable[str] = (),
     ) -> Memory:
         """Store ``content`` and return the stored :class:`Memory`.
 
@@ -225,6 +229,9 @@ class MemoryEngine:
         ``thread`` names the conversation this memory is a turn of: recall reads turns of
         one thread in the context of the turns just before them (a reply is found
         through the question it answers). Without it, a memory is judged on its own.
+        ``reads`` / ``writes``: the datasets, tables or jobs (URIs or dotted names such
+        as ``raw.orders``) the work this memory describes read and wrote: its lineage,
+        walked by :meth:`lineage` and filtered on by ``lineage=``.
         """
         item = prepare_item(
             self.settings,
@@ -237,6 +244,8 @@ class MemoryEngine:
             created_at=created_at,
             refs=refs,
             thread=thread,
+            reads=reads,
+            writes=writes,
         )
         return self._write([item]).memories[0]
 
@@ -279,10 +288,12 @@ class MemoryEngine:
         since: Any = None,
         until: Any = None,
         before: Any = None,
+        lineage: Any = None,
         now: datetime,
     ) -> Filter:
         return Filter(
             tags=validate_tags(tags, self.settings.max_tags),
+            lineage=validate_datasets(lineage, "lineage"),
             min_priority=None if min_priority is None else Priority.parse(min_priority, field="min_priority"),
             max_priority=None if max_priority is None else Priority.parse(max_priority, field="max_priority"),
             since=None if since is None else parse_time(since, field="since", now=now),
@@ -297,6 +308,7 @@ class MemoryEngine:
         k: int = 5,
         namespace: str | None = None,
         tags: Iterable[str] | None = None,
+        lineage: Iterable[str] | None = None,
         min_priority: PriorityLike | None = None,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
@@ -306,7 +318,8 @@ class MemoryEngine:
 
         Ranking fuses embedding similarity with word matches (hybrid recall), then adds
         priority, recency and access boosts (:mod:`priomem._scoring`). Filters: the
-        memory must carry every tag in ``tags``, have at least ``min_priority``, and have
+        memory must carry every tag in ``tags``, read or write every dataset in
+        ``lineage``, have at least ``min_priority``, and have
         been created between ``since`` and ``until`` (datetimes, ISO strings or "48h").
         Expired memories are never returned. ``record_access=False`` leaves access counts
         alone (for people browsing, whose looks should not reinforce a memory).
@@ -317,7 +330,9 @@ class MemoryEngine:
         k = validate_k(k, self.settings.max_k)
         ns = self._namespace(namespace)
         now = utcnow()
-        flt = self._filter(tags=tags, min_priority=min_priority, since=since, until=until, now=now)
+        flt = self._filter(
+            tags=tags, lineage=lineage, min_priority=min_priority, since=since, until=until, now=now
+        )
         hits = self._searcher.search(text, k, ns, flt, now)
         if hits and record_access:
             self._access.record(ns, [(h.memory.id, h.memory.access_count) for h in hits], epoch(now))
@@ -339,6 +354,7 @@ class MemoryEngine:
         *,
         namespace: str | None = None,
         tags: Iterable[str] | None = None,
+        lineage: Iterable[str] | None = None,
         min_priority: PriorityLike | None = None,
         max_priority: PriorityLike | None = None,
         since: datetime | str | None = None,
@@ -353,6 +369,7 @@ class MemoryEngine:
         now = utcnow()
         flt = self._filter(
             tags=tags,
+            lineage=lineage,
             min_priority=min_priority,
             max_priority=max_priority,
             since=since,
@@ -365,6 +382,25 @@ class MemoryEngine:
         memories = [decode(r.id, r.document, r.metadata, ns) for r in self._store.get(ns, ids=page)]
         memories.sort(key=lambda m: (m.created_at, m.id), reverse=True)
         return memories
+
+    def lineage(self, name: str, *, namespace: str | None = None, depth: int = 3) -> _lineage.Lineage:
+        """Where dataset ``name`` comes from and what depends on it (see :mod:`priomem._lineage`).
+
+        ``upstream``: the memories that wrote it, then those that wrote what they read, up
+        to ``depth`` hops (1-10); ``downstream``: the memories that read it, and so on.
+        Expired memories are left out.
+        """
+        dataset = validate_dataset(name, "name")
+        depth = validate_limit(depth, _lineage.MAX_DEPTH, field="depth")
+        ns = self._namespace(namespace)
+        now_e = epoch(utcnow())
+
+        def find(side: str, wanted: str) -> builtins.list[Memory]:
+            rows = self._store.get(ns, where={f"pm_{side}": {"$contains": wanted}})
+            found = [decode(r.id, r.document, r.metadata, ns) for r in rows if is_live(r.metadata, now_e)]
+            return sorted(found, key=lambda m: (m.created_at, m.id), reverse=True)
+
+        return _lineage.walk(dataset, ns, depth, find)
 
     def set_priority(self, id: str, priority: PriorityLike, *, namespace: str | None = None) -> Memory:
         """Change a memory's priority (its id stays); retention is recomputed for the new one.
@@ -420,6 +456,7 @@ class MemoryEngine:
         *,
         namespace: str | None = None,
         tags: Iterable[str] | None = None,
+        lineage: Iterable[str] | None = None,
         before: datetime | str | None = None,
         max_priority: PriorityLike | None = None,
         everything: bool = False,
@@ -427,7 +464,8 @@ class MemoryEngine:
     ) -> int:
         """Delete memories for real and return how many (with ``dry_run``, how many would go).
 
-        By ``ids``, or by filter: every tag in ``tags``, created before ``before``, at
+        By ``ids``, or by filter: every tag in ``tags``, every dataset in ``lineage``
+        (read or written), created before ``before``, at
         most ``max_priority``. A call with neither is refused unless ``everything=True``
         (which empties the namespace). ``ids=[]`` forgets nothing.
         """
@@ -435,6 +473,7 @@ class MemoryEngine:
             ids,
             namespace=namespace,
             tags=tags,
+            lineage=lineage,
             before=before,
             max_priority=max_priority,
             everything=everything,
@@ -447,6 +486,7 @@ class MemoryEngine:
         *,
         namespace: str | None = None,
         tags: Iterable[str] | None = None,
+        lineage: Iterable[str] | None = None,
         before: datetime | str | None = None,
         max_priority: PriorityLike | None = None,
         everything: bool = False,
@@ -457,11 +497,11 @@ class MemoryEngine:
         if not isinstance(everything, bool) or not isinstance(dry_run, bool):
             raise WrongTypeError("everything and dry_run must be booleans.", field="everything")
         now = utcnow()
-        flt = self._filter(tags=tags, before=before, max_priority=max_priority, now=now)
+        flt = self._filter(tags=tags, lineage=lineage, before=before, max_priority=max_priority, now=now)
         wanted = None if ids is None else validate_ids(ids)
         if wanted is None and flt.empty and not everything:
             raise InvalidInputError(
-                f"forget needs ids or a filter (tags, before, max_priority); to empty namespace {ns!r} "
+                f"forget needs ids or a filter (tags, lineage, before, max_priority); to empty namespace {ns!r} "
                 "pass everything=True.",
                 field="ids",
             )
@@ -480,6 +520,7 @@ class MemoryEngine:
                         k: v
                         for k, v in (
                             ("tags", list(flt.tags)),
+                            ("lineage", list(flt.lineage)),
                             ("before", flt.before and flt.before.isoformat()),
                             ("max_priority", flt.max_priority and flt.max_priority.name),
                         )
@@ -535,19 +576,7 @@ class MemoryEngine:
         process shares it. See :mod:`priomem._pressure` for the rules.
         """
         quota = Quota(max_memories, max_bytes, critical_reserve, compliance_reserve)
-        guarantees = self._pressure.guarantees()
-        if namespace == "*":
-            key = "quota:*"
-            self._pressure.check_guarantees(quota, guarantees)
-        else:
-            ns = self._namespace(namespace)
-            key = f"quota:{ns}"
-            guarantees.pop(ns, None)
-            if quota.limited:
-                guarantees[ns] = quota
-            self._pressure.check_guarantees(self.get_quota("*"), guarantees)
-        self._store.meta_put(key, json.dumps(quota.to_dict()), {"kind": "quota"})
-        self._pressure.invalidate()
+        self._pressure.set_quota(None if namespace == "*" else self._namespace(namespace), quota)
         return quota
 
     def get_quota(self, namespace: str | None = None) -> Quota:

@@ -33,6 +33,7 @@ from priomem._validation import (
     MAX_REFS,
     content_hash,
     validate_content,
+    validate_datasets,
     validate_id,
     validate_ids,
     validate_metadata,
@@ -181,6 +182,8 @@ def _memory(record: Mapping[str, Any], line: int, namespace_override: str | None
             content_hash=content_hash(content, thread),
             ttl=None if not ttl else timedelta(seconds=float(ttl)),
             thread=thread,
+            reads=validate_datasets(record.get("reads") or (), f"{where}.reads"),
+            writes=validate_datasets(record.get("writes") or (), f"{where}.writes"),
         )
     except KeyError as exc:
         raise FormatError(

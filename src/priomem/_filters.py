@@ -15,7 +15,8 @@ __all__ = ["Filter"]
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """Which memories a call is about. ``tags``: a memory must carry all of them.
+    """Which memories a call is about. ``tags``: a memory must carry all of them;
+    ``lineage``: it must read or write every one of these datasets.
 
     Times bound ``created_at`` (when the remembered thing happened): ``since`` inclusive,
     ``until`` inclusive, ``before`` exclusive.
@@ -27,6 +28,7 @@ class Filter:
     since: datetime | None = None
     until: datetime | None = None
     before: datetime | None = None
+    lineage: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.min_priority and self.max_priority and self.min_priority > self.max_priority:
@@ -45,7 +47,13 @@ class Filter:
     @property
     def empty(self) -> bool:
         return not (
-            self.tags or self.min_priority or self.max_priority or self.since or self.until or self.before
+            self.tags
+            or self.lineage
+            or self.min_priority
+            or self.max_priority
+            or self.since
+            or self.until
+            or self.before
         )
 
     def where(
@@ -53,6 +61,7 @@ class Filter:
     ) -> dict[str, Any] | None:
         """The Chroma ``where`` clause for this filter (and liveness), or None for none."""
         clauses: list[dict[str, Any]] = [{"pm_tags": {"$contains": t}} for t in self.tags]
+        clauses += [{"pm_data": {"$contains": name}} for name in self.lineage]
         if self.min_priority:
             clauses.append({"pm_priority": {"$gte": int(self.min_priority)}})
         if self.max_priority:
@@ -78,6 +87,10 @@ class Filter:
         if self.tags:
             have = meta.get("pm_tags") or ()
             if any(t not in have for t in self.tags):
+                return False
+        if self.lineage:
+            named = meta.get("pm_data") or ()
+            if any(name not in named for name in self.lineage):
                 return False
         priority = int(meta.get("pm_priority", 2))
         if self.min_priority and priority < self.min_priority:

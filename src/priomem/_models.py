@@ -29,6 +29,8 @@ class Memory:
     ``ttl`` is the memory's own lifetime when one was given (else its priority's
     retention applies); ``expires_at`` is when it expires (None: never).
     ``consolidated_from`` lists the ids of the memories merged into this one.
+    ``reads`` and ``writes`` are its lineage: the datasets, tables or jobs (URIs or dotted
+    names) the work it describes read and wrote; ``MemoryEngine.lineage`` walks them.
     ``thread`` names the conversation (or session) the memory is a turn of: memories of
     one thread are read in each other's context by recall; others are judged alone.
 
@@ -54,6 +56,13 @@ class Memory:
     ttl: timedelta | None = None
     schema_version: int = SCHEMA_VERSION
     thread: str | None = None
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+
+    @property
+    def has_lineage(self) -> bool:
+        """Whether the memory records lineage: datasets, related memories or a lineage field."""
+        return bool(self.reads or self.writes or self.refs) or "lineage" in self.metadata
 
     def __post_init__(self) -> None:
         if not isinstance(self.metadata, MappingProxyType):
@@ -83,6 +92,8 @@ class Memory:
             "ttl_seconds": None if self.ttl is None else self.ttl.total_seconds(),
             "schema_version": self.schema_version,
             "thread": self.thread,
+            "reads": list(self.reads),
+            "writes": list(self.writes),
         }
 
 

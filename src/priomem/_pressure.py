@@ -137,6 +137,25 @@ class Pressure:
                 out[name] = quota
         return out
 
+    def set_quota(self, namespace: str | None, quota: Quota) -> None:
+        """Store a namespace's quota (None: the store's), refused when the guarantees
+        would no longer fit the store quota."""
+        guarantees = self.guarantees()
+        if namespace is None:
+            self.check_guarantees(quota, guarantees)
+        else:
+            guarantees.pop(namespace, None)
+            if quota.limited:
+                guarantees[namespace] = quota
+            rows = self._store.meta_get(["quota:*"])
+            store_quota = (
+                _quota_of(rows["quota:*"].document) if "quota:*" in rows else self.default_store_quota()
+            )
+            self.check_guarantees(store_quota, guarantees)
+        key = "quota:*" if namespace is None else f"quota:{namespace}"
+        self._store.meta_put(key, json.dumps(quota.to_dict()), {"kind": "quota"})
+        self.invalidate()
+
     def check_guarantees(self, store_quota: Quota, guarantees: Mapping[str, Quota]) -> None:
         """Refuse guarantees that together exceed the store quota (or leave its limit open)."""
         if not store_quota.limited:

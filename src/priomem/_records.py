@@ -12,7 +12,9 @@ Layout of a record's metadata (all flat, as Chroma requires):
 | ``pm_access`` | access count |
 | ``pm_expires`` | epoch seconds, or ``NEVER`` |
 | ``pm_refs`` / ``pm_from`` | related ids / ids this memory was consolidated from |
-| ``pm_lineage`` | true when the memory has refs or a ``lineage`` metadata field |
+| ``pm_reads`` / ``pm_writes`` | datasets the memory read / wrote (its lineage) |
+| ``pm_data`` | both together, for filtering by dataset |
+| ``pm_lineage`` | true when the memory has datasets, refs or a ``lineage`` metadata field |
 | ``pm_hash`` | hash of the whitespace-collapsed content, for dedup |
 | ``pm_bytes`` | UTF-8 size of the content, for byte quotas |
 | ``pm_ttl`` | the memory's own ttl in seconds (0: none; the priority's retention applies) |
@@ -35,7 +37,7 @@ from priomem._lexical import keyed, term_key, terms_of
 from priomem._models import SCHEMA_VERSION, Memory
 from priomem._priority import Priority
 
-__all__ = ["NEVER", "decode", "encode", "epoch", "from_epoch", "id_time", "new_id", "thread_slot"]
+__all__ = ["NEVER", "decode", "encode", "epoch", "from_epoch", "id_time", "is_live", "new_id", "thread_slot"]
 
 #: ``pm_expires`` of a memory that never expires (Chroma metadata cannot hold None).
 NEVER = 253402300799.0  # 9999-12-31T23:59:59Z
@@ -105,7 +107,7 @@ def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
         "pm_accessed": epoch(memory.last_accessed_at) if memory.last_accessed_at else 0.0,
         "pm_access": memory.access_count,
         "pm_expires": epoch(memory.expires_at) if memory.expires_at else NEVER,
-        "pm_lineage": bool(memory.refs) or "lineage" in memory.metadata,
+        "pm_lineage": memory.has_lineage,
         "pm_hash": memory.content_hash,
         "pm_bytes": len(memory.content.encode("utf-8")),
         "pm_ttl": memory.ttl.total_seconds() if memory.ttl else 0.0,
@@ -121,6 +123,12 @@ def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
         meta["pm_refs"] = list(memory.refs)
     if memory.consolidated_from:
         meta["pm_from"] = list(memory.consolidated_from)
+    if memory.reads:
+        meta["pm_reads"] = list(memory.reads)
+    if memory.writes:
+        meta["pm_writes"] = list(memory.writes)
+    if memory.reads or memory.writes:
+        meta["pm_data"] = list(dict.fromkeys(memory.reads + memory.writes))
     for key, value in memory.metadata.items():
         meta[USER_PREFIX + key] = value
     return memory.content, meta
@@ -148,6 +156,8 @@ def decode(record_id: str, document: str, meta: dict[str, Any], namespace: str) 
         ttl=timedelta(seconds=float(meta["pm_ttl"])) if float(meta.get("pm_ttl", 0) or 0) > 0 else None,
         schema_version=int(meta.get("pm_v", SCHEMA_VERSION)),
         thread=str(meta["pm_thread"]) if meta.get("pm_thread") else None,
+        reads=tuple(meta.get("pm_reads") or ()),
+        writes=tuple(meta.get("pm_writes") or ()),
     )
 
 

@@ -16,6 +16,7 @@ from priomem._validation import (
     MAX_REFS,
     content_hash,
     validate_content,
+    validate_datasets,
     validate_ids,
     validate_metadata,
     validate_namespace,
@@ -26,7 +27,19 @@ from priomem._validation import (
 __all__ = ["REMEMBER_KEYS", "Item", "prepare_item", "prepare_items"]
 
 REMEMBER_KEYS = frozenset(
-    {"content", "priority", "namespace", "tags", "metadata", "ttl", "created_at", "refs", "thread"}
+    {
+        "content",
+        "priority",
+        "namespace",
+        "tags",
+        "metadata",
+        "ttl",
+        "created_at",
+        "refs",
+        "thread",
+        "reads",
+        "writes",
+    }
 )
 
 
@@ -44,6 +57,8 @@ class Item:
     refs: tuple[str, ...]
     hash: str
     thread: str | None = None
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
 
 
 def prepare_item(
@@ -58,6 +73,8 @@ def prepare_item(
     created_at: Any = None,
     refs: Any = (),
     thread: Any = None,
+    reads: Any = (),
+    writes: Any = (),
 ) -> Item:
     """One request, validated (raises a :class:`PriomemError` naming the field)."""
     text = validate_content(content, settings.max_content_chars)
@@ -73,6 +90,8 @@ def prepare_item(
         refs=validate_ids(refs or (), field="refs", max_count=MAX_REFS),
         hash=content_hash(text, thread_id),
         thread=thread_id,
+        reads=validate_datasets(reads, "reads"),
+        writes=validate_datasets(writes, "writes"),
     )
 
 

@@ -16,9 +16,12 @@ from priomem._errors import InvalidInputError, WrongTypeError
 from priomem._models import MetadataValue
 
 __all__ = [
+    "MAX_DATASETS",
     "MAX_REFS",
     "content_hash",
     "validate_content",
+    "validate_dataset",
+    "validate_datasets",
     "validate_id",
     "validate_ids",
     "validate_k",
@@ -36,6 +39,13 @@ _TAG_EXTRA = set("-_.:/@#+")
 MAX_TAG_CHARS = 64
 #: Related ids a memory may carry (``refs``).
 MAX_REFS = 64
+#: Datasets a memory may name as read, and as written (each a Chroma metadata list).
+MAX_DATASETS = 32
+MAX_DATASET_CHARS = 256
+#: A URI (``s3://lake/orders``, ``postgres://db/public.orders``) or a dotted name
+#: (``raw.orders``, ``etl.orders_daily``, ``dbt-core.model``).
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s]+")
+_DOTTED = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_][A-Za-z0-9_\-]*)*")
 MAX_METADATA_STR = 8192
 _INT64 = 2**63 - 1
 _WS = re.compile(r"\s+")
@@ -213,8 +223,13 @@ def validate_id(value: Any, field: str = "id") -> str:
     if not isinstance(value, str):
         raise WrongTypeError(f"{field}: expected a string id, got {type(value).__name__}.", field=field)
     if not ID_RE.fullmatch(value):
+        hint = (
+            " To record that a memory read or wrote a dataset, use reads= or writes= (its lineage)."
+            if "://" in value
+            else ""
+        )
         raise InvalidInputError(
-            f"{field}: {_short(value)} is not a memory id; ids are 1-128 letters, digits and _ . - :.",
+            f"{field}: {_short(value)} is not a memory id; ids are 1-128 letters, digits and _ . - :.{hint}",
             field=field,
         )
     return value
@@ -233,6 +248,43 @@ def validate_ids(value: Any, field: str = "ids", max_count: int | None = None) -
             field=field,
         )
     return ids
+
+
+def validate_dataset(value: Any, field: str = "dataset") -> str:
+    """One dataset, table or job name: a URI or a dotted name, 1-256 characters, as given."""
+    if not isinstance(value, str):
+        raise WrongTypeError(
+            f"{field}: expected a dataset name such as 'raw.orders' or 's3://lake/orders', got "
+            f"{type(value).__name__}.",
+            field=field,
+        )
+    text = value.strip()
+    if not 1 <= len(text) <= MAX_DATASET_CHARS or not (_URI.fullmatch(text) or _DOTTED.fullmatch(text)):
+        raise InvalidInputError(
+            f"{field}: {_short(value)} is not a dataset name; use a URI (s3://lake/orders) or a dotted "
+            "name of letters, digits, _ and - (raw.orders), at most 256 characters.",
+            field=field,
+        )
+    _check_text(text, field)
+    return text
+
+
+def validate_datasets(value: Any, field: str) -> tuple[str, ...]:
+    """Distinct dataset names (see :func:`validate_dataset`), at most :data:`MAX_DATASETS`."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise WrongTypeError(
+            f"{field}: expected a list of dataset names (for example ['raw.orders']), got {type(value).__name__}.",
+            field=field,
+        )
+    names = tuple(dict.fromkeys(validate_dataset(v, field) for v in value))
+    if len(names) > MAX_DATASETS:
+        raise InvalidInputError(
+            f"{field}: {len(names)} datasets is over the limit of {MAX_DATASETS}; name the direct ones.",
+            field=field,
+        )
+    return names
 
 
 def validate_k(value: Any, max_k: int, field: str = "k") -> int:

@@ -26,7 +26,7 @@ from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
 from priomem._store import ChromaStore
 from priomem._timeparse import utcnow
-from priomem._validation import MAX_REFS
+from priomem._validation import MAX_DATASETS, MAX_REFS
 
 __all__ = ["WRITE_STEP", "WriteCore", "write_namespace"]
 
@@ -90,6 +90,8 @@ def write_namespace(
                 content_hash=item.hash,
                 ttl=item.ttl,
                 thread=item.thread,
+                reads=item.reads,
+                writes=item.writes,
             )
             fresh[item.hash] = memory
         else:
@@ -192,10 +194,14 @@ def _reinforce(
         expires = min(expires, new_expiry)  # a stricter classification caps the lifetime
     tags = base.tags + tuple(t for t in item.tags if t not in base.tags)
     refs = base.refs + tuple(r for r in item.refs if r not in base.refs)
+    reads = base.reads + tuple(r for r in item.reads if r not in base.reads)
+    writes = base.writes + tuple(w for w in item.writes if w not in base.writes)
     # Reinforcing merges: the merged memory must keep within the same bounds as a new one.
     for name, size, limit in (
         ("tags", len(tags), settings.max_tags),
         ("refs", len(refs), MAX_REFS),
+        ("reads", len(reads), MAX_DATASETS),
+        ("writes", len(writes), MAX_DATASETS),
         ("metadata", len(metadata), settings.max_metadata_keys),
     ):
         if size > limit and size > len(getattr(base, name)):
@@ -210,6 +216,8 @@ def _reinforce(
         tags=tags,
         metadata=metadata,
         refs=refs,
+        reads=reads,
+        writes=writes,
         access_count=base.access_count + 1,
         last_accessed_at=now,
         expires_at=expires,

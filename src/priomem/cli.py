@@ -1,5 +1,5 @@
 """The ``priomem`` command line: remember, recall, get, list, forget, stats, sweep, demo,
-export, import, consolidate, erase, quota, audit, compact, purge, check, ui.
+lineage, export, import, consolidate, erase, quota, audit, compact, purge, check, ui.
 
 Exit codes: 0 success, 1 error (message on stderr, no traceback), 2 usage error.
 Global options (``--path``, ``--url``, ``--namespace``, ``--json``) go before or after
@@ -85,11 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--created-at", help="when it happened (default now)")
     p.add_argument("--refs", type=_tags, default=[], help="comma-separated ids of related memories")
     p.add_argument("--thread", help="the conversation this is a turn of (recall reads turns in context)")
+    p.add_argument(
+        "--reads", type=_tags, default=[], help="comma-separated datasets it read (raw.orders,s3://...)"
+    )
+    p.add_argument("--writes", type=_tags, default=[], help="comma-separated datasets it wrote")
 
     p = add("recall", "find the memories that best answer a query")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5, help="how many (default 5)")
     p.add_argument("--tags", "-t", type=_tags, help="only memories with all these tags")
+    p.add_argument("--lineage", "-l", type=_tags, help="only memories that read or wrote all these datasets")
     p.add_argument("--min-priority", help="only memories at least this important")
     p.add_argument("--since", help="created since, e.g. 48h or 2026-05-01")
     p.add_argument("--until", help="created until")
@@ -99,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("list", "list memories, newest first")
     p.add_argument("--tags", "-t", type=_tags)
+    p.add_argument("--lineage", "-l", type=_tags, help="only memories that read or wrote all these datasets")
     p.add_argument("--min-priority")
     p.add_argument("--max-priority")
     p.add_argument("--since")
@@ -109,10 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("forget", "delete memories by id or by filter")
     p.add_argument("ids", nargs="*", help="ids to forget")
     p.add_argument("--tags", "-t", type=_tags)
+    p.add_argument("--lineage", "-l", type=_tags, help="memories that read or wrote all these datasets")
     p.add_argument("--before", help="created before, e.g. 30d or 2026-01-01")
     p.add_argument("--max-priority")
     p.add_argument("--everything", action="store_true", help="empty the namespace")
     p.add_argument("--dry-run", action="store_true", help="only show what would be forgotten")
+
+    p = add("lineage", "where a dataset comes from and what depends on it")
+    p.add_argument("name", help="a dataset, table or job: raw.orders, s3://lake/orders")
+    p.add_argument("--depth", type=int, default=3, help="hops each way (1-10, default 3)")
 
     p = add("export", "write memories to a JSON Lines file")
     p.add_argument("dest", help="file to write ('-' for stdout)")
@@ -226,6 +237,8 @@ def _remember(engine: MemoryEngine, args: argparse.Namespace) -> Any:
         refs=args.refs,
         namespace=args.namespace,
         thread=args.thread,
+        reads=args.reads,
+        writes=args.writes,
     )
     if args.json:
         return memory.to_dict()
@@ -237,6 +250,7 @@ def _recall(engine: MemoryEngine, args: argparse.Namespace) -> Any:
         args.query,
         k=args.k,
         tags=args.tags,
+        lineage=args.lineage,
         min_priority=args.min_priority,
         since=args.since,
         until=args.until,
@@ -259,6 +273,7 @@ def _get(engine: MemoryEngine, args: argparse.Namespace) -> Any:
 def _list(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     memories = engine.list(
         tags=args.tags,
+        lineage=args.lineage,
         min_priority=args.min_priority,
         max_priority=args.max_priority,
         since=args.since,
@@ -276,6 +291,7 @@ def _forget(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     report = engine.forget_report(
         args.ids or None,
         tags=args.tags,
+        lineage=args.lineage,
         before=args.before,
         max_priority=args.max_priority,
         everything=args.everything,
@@ -287,6 +303,29 @@ def _forget(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     verb = "would forget" if report.dry_run else "forgot"
     listed = "".join(f"\n  {i}" for i in report.ids[:50]) + ("\n  …" if report.count > 50 else "")
     return f"{verb} {report.count} memories{listed}"
+
+
+def _lineage(engine: MemoryEngine, args: argparse.Namespace) -> Any:
+    found = engine.lineage(args.name, namespace=args.namespace, depth=args.depth)
+    if args.json:
+        return found.to_dict()
+
+    def side(title: str, steps: Sequence[Any], datasets: Sequence[str]) -> list[str]:
+        if not steps:
+            return [f"{title}: nothing recorded"]
+        lines = [f"{title} ({', '.join(datasets) or 'no further datasets'}):"]
+        for step in steps:
+            m = step.memory
+            flow = f"reads {', '.join(m.reads) or '-'}; writes {', '.join(m.writes) or '-'}"
+            lines.append(f"  {step.depth}  {m.priority.name:<8}  {m.id}  {_line(m.content)}  [{flow}]")
+        return lines
+
+    lines = [f"lineage of {found.name} in {found.namespace!r}"]
+    lines += side("upstream", found.upstream, found.upstream_datasets)
+    lines += side("downstream", found.downstream, found.downstream_datasets)
+    if found.truncated:
+        lines.append(f"(more lies beyond {args.depth} hops: raise --depth)")
+    return "\n".join(lines)
 
 
 def _stats(engine: MemoryEngine, args: argparse.Namespace) -> Any:
@@ -514,6 +553,7 @@ COMMANDS: dict[str, Handler] = {
     "get": _get,
     "list": _list,
     "forget": _forget,
+    "lineage": _lineage,
     "stats": _stats,
     "sweep": _sweep,
     "demo": _demo,
