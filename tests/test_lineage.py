@@ -111,9 +111,8 @@ def test_lineage_survives_reinforcement_export_import_and_is_kept_by_eviction(
     records = [json.loads(line) for line in out.getvalue().splitlines()[1:]]
     assert any(r["writes"] == ["orders_daily"] for r in records)
     engine.import_(io.StringIO(out.getvalue()), namespace="copy")
-    assert [s.memory.content for s in engine.lineage("orders_daily", namespace="copy").upstream][
-        0
-    ].startswith("etl.orders_daily")
+    upstream = engine.lineage("orders_daily", namespace="copy").upstream
+    assert upstream[0].memory.content.startswith("etl.orders_daily")
     # Eviction keeps memories with lineage after the others of their priority.
     engine.set_quota("q", max_memories=2, critical_reserve=0, compliance_reserve=0)
     kept = engine.remember("job wrote raw.orders", priority="low", namespace="q", writes=["raw.orders"])

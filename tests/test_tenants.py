@@ -152,3 +152,48 @@ def test_cli_import_names_what_its_quota_refused(engine: MemoryEngine, tmp_path:
         sys.stdin = real
     assert answer["imported"] == 1 and len(answer["refused"]) == 2
     json.dumps(answer)
+
+
+def test_stats_give_the_seed_tenant_analytics(engine: MemoryEngine) -> None:
+    # The case: quota use was None for a byte-only quota, and no distributions.
+    engine.set_quota("*", max_memories=100)
+    engine.set_quota("t", max_memories=40, max_bytes=2000)
+    engine.remember("raw orders landed", namespace="t", metadata={"stage": "raw"}, writes=["raw.orders"])
+    engine.remember(
+        "orders_daily built",
+        namespace="t",
+        metadata={"stage": "curated", "classification": "internal"},
+        reads=["raw.orders"],
+        writes=["orders_daily"],
+    )
+    engine.remember("SLA: orders by 06:00", namespace="t", priority="critical", tags=["compliance"])
+    engine.remember("debug note", namespace="t", priority="low")
+    t = engine.stats("t")
+    assert t["count"] == 4 and t["guaranteed"] is True
+    assert t["by_classification"] == {"internal": 1, "none": 3}
+    assert t["by_stage"] == {"curated": 1, "none": 2, "raw": 1}
+    assert t["compliance_records"] == 3  # the two with lineage and the tagged SLA
+    assert t["lineage"]["memories"] == 2 and t["lineage"]["datasets"] == 2
+    assert t["lineage"]["top_datasets"][0] == {"name": "raw.orders", "memories": 2}
+    assert t["utilisation"]["memories"] == 0.1 and t["utilisation"]["bytes"] == round(t["bytes"] / 2000, 4)
+    assert t["quota_used"] == max(t["utilisation"]["memories"], t["utilisation"]["bytes"])
+    whole = engine.stats()
+    assert whole["count"] == 4 and whole["quota_used"] == 0.04
+    assert whole["guaranteed"] == {"memories": 40, "bytes": 2000} and whole["unallocated"]["memories"] == 60
+    assert whole["by_stage"]["raw"] == 1 and whole["lineage"]["memories"] == 2
+    json.dumps(whole)
+
+
+def test_quota_use_counts_a_byte_only_quota(engine: MemoryEngine) -> None:
+    engine.set_quota("bytes-only", max_bytes=1000)
+    engine.remember("x" * 250, namespace="bytes-only")
+    b = engine.stats("bytes-only")
+    assert b["quota_used"] == 0.25 and b["utilisation"]["memories"] is None
+
+
+def test_cli_stats_show_the_analytics(engine: MemoryEngine) -> None:
+    from priomem import cli
+
+    engine.remember("orders_daily built", metadata={"stage": "curated"}, writes=["orders_daily"])
+    text = cli.COMMANDS["stats"](engine, cli.build_parser().parse_args(["stats"]))
+    assert "stage: curated 1" in text and "lineage: 1 memories, 1 datasets" in text

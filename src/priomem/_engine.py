@@ -34,7 +34,7 @@ from priomem._repair import NamespaceCheck, check_namespace
 from priomem._requests import Item, prepare_item, prepare_items
 from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
-from priomem._stats import namespace_stats
+from priomem._stats import namespace_stats, store_stats
 from priomem._store import ChromaStore
 from priomem._timeparse import parse_duration, parse_time, utcnow
 from priomem._validation import (
@@ -430,24 +430,21 @@ class MemoryEngine:
         return self._store.namespaces()
 
     def stats(self, namespace: str | None = None) -> dict[str, Any]:
-        """Counts by priority, oldest and newest ``created_at``, content size, expired-not-swept.
+        """Tenant analytics (see :mod:`priomem._stats`): counts by priority, sizes, ages,
+        expiry, quota use, distribution by classification and stage, lineage.
 
-        With ``namespace``: that namespace. Without: every namespace and the totals.
+        With ``namespace``: that namespace. Without: every namespace and the store's totals.
         """
+        guarantees = self._pressure.guarantees()
+
+        def one(ns: str) -> dict[str, Any]:
+            return namespace_stats(
+                self._store, ns, self._pressure.policy(ns).quota, guaranteed=ns in guarantees
+            )
+
         if namespace is not None:
-            ns = self._namespace(namespace)
-            return namespace_stats(self._store, ns, self._pressure.policy(ns).quota)
-        per = {
-            ns: namespace_stats(self._store, ns, self._pressure.policy(ns).quota) for ns in self.namespaces()
-        }
-        by_priority = {p.name: sum(s["by_priority"][p.name] for s in per.values()) for p in Priority}
-        return {
-            "namespaces": per,
-            "count": sum(s["count"] for s in per.values()),
-            "by_priority": by_priority,
-            "bytes": sum(s["bytes"] for s in per.values()),
-            "expired": sum(s["expired"] for s in per.values()),
-        }
+            return one(self._namespace(namespace))
+        return store_stats({ns: one(ns) for ns in self.namespaces()}, self.get_quota("*"))
 
     # -- forget ------------------------------------------------------------------------
     def forget(

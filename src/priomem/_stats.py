@@ -1,48 +1,168 @@
-"""Per-namespace statistics: counts by priority, ages, size, expiry and quota use."""
+"""Tenant analytics: per-namespace and store-wide counts, sizes, quota use, distributions.
+
+One read of the namespace's metadata (no documents, no range filters, whose cost in
+embedded Chroma grows with the whole store) and the rest in Python:
+
+- counts by priority, oldest and newest ``created_at``, content bytes;
+- expired-not-swept and expiring within 7 days;
+- the quota, whether it is a guarantee, and its utilisation: of memories, of bytes, and
+  of the shares the CRITICAL and compliance reserves leave to the others;
+- distribution by data classification (``metadata["classification"]``) and processing
+  stage (``metadata["stage"]``: raw, staging, curated, ...), ``"none"`` for neither;
+- lineage: memories that record it, datasets read and written, the most named datasets;
+- compliance records (classified, tagged ``compliance`` or with lineage).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from priomem._priority import Priority
 from priomem._quota import Quota
-from priomem._records import decode, epoch
+from priomem._records import NEVER, USER_PREFIX, epoch, from_epoch
+from priomem._retention import CLASSIFICATION_KEY
 from priomem._store import ChromaStore
 from priomem._timeparse import utcnow
 
-__all__ = ["EXPIRING_SOON", "namespace_stats"]
+__all__ = ["EXPIRING_SOON", "STAGE_KEY", "namespace_stats", "store_stats"]
 
 EXPIRING_SOON = timedelta(days=7)
+#: The metadata key naming a memory's processing stage.
+STAGE_KEY = "stage"
+#: How many of the most named datasets the lineage figures list.
+TOP_DATASETS = 10
+_NONE = "none"
 
 
-def namespace_stats(store: ChromaStore, ns: str, quota: Quota) -> dict[str, Any]:
-    """The statistics of one namespace (live memories only, plus expired-not-swept)."""
+def _share(used: int, limit: int | None) -> float | None:
+    return None if not limit else round(used / limit, 4)
+
+
+def namespace_stats(store: ChromaStore, ns: str, quota: Quota, *, guaranteed: bool = False) -> dict[str, Any]:
+    """The statistics of one namespace: live memories, plus the expired not yet swept."""
     now_e = epoch(utcnow())
-    live = {"pm_expires": {"$gt": now_e}}
-    rows = store.get(ns, where=live, documents=True, metadatas=False)
-    by_priority = {
-        p.name: len(store.ids(ns, where={"$and": [{"pm_priority": int(p)}, live]})) for p in Priority
-    }
-    expired = len(store.ids(ns, where={"pm_expires": {"$lte": now_e}}))
     soon = now_e + EXPIRING_SOON.total_seconds()
-    expiring = len(store.ids(ns, where={"$and": [live, {"pm_expires": {"$lte": soon}}]}))
-    # Ids are ULIDs ordered by created_at: the first and last are the oldest and newest.
-    ids = sorted(r.id for r in rows)
+    by_priority = dict.fromkeys((p.name for p in Priority), 0)
+    by_class: Counter[str] = Counter()
+    by_stage: Counter[str] = Counter()
+    datasets: Counter[str] = Counter()
+    count = size = expired = expiring = compliance = critical = critical_bytes = 0
+    with_lineage = reads = writes = 0
     oldest = newest = None
-    if ids:
-        ends = store.get(ns, ids=[ids[0], ids[-1]])
-        created = sorted(decode(r.id, r.document, r.metadata, ns).created_at for r in ends)
-        oldest, newest = created[0].isoformat(), created[-1].isoformat()
+    for row in store.get(ns, documents=False):
+        meta = row.metadata
+        expires = float(meta.get("pm_expires", NEVER))
+        if expires <= now_e:
+            expired += 1
+            continue
+        count += 1
+        expiring += expires <= soon
+        nbytes = int(meta.get("pm_bytes", 0))
+        size += nbytes
+        priority = Priority(int(meta.get("pm_priority", 2)))
+        by_priority[priority.name] += 1
+        if priority is Priority.CRITICAL:
+            critical += 1
+            critical_bytes += nbytes
+        created = float(meta.get("pm_created", 0.0))
+        oldest = created if oldest is None else min(oldest, created)
+        newest = created if newest is None else max(newest, created)
+        classification = meta.get(USER_PREFIX + CLASSIFICATION_KEY)
+        by_class[str(classification).lower() if classification is not None else _NONE] += 1
+        stage = meta.get(USER_PREFIX + STAGE_KEY)
+        by_stage[str(stage).lower() if stage is not None else _NONE] += 1
+        lineage = bool(meta.get("pm_lineage", False))
+        with_lineage += lineage
+        compliance += lineage or classification is not None or "compliance" in (meta.get("pm_tags") or ())
+        read, wrote = meta.get("pm_reads") or (), meta.get("pm_writes") or ()
+        reads += bool(read)
+        writes += bool(wrote)
+        datasets.update(dict.fromkeys([*read, *wrote], 1))
+    others, other_bytes = count - critical, size - critical_bytes
     return {
         "namespace": ns,
-        "count": len(rows),
+        "count": count,
         "by_priority": by_priority,
-        "oldest": oldest,
-        "newest": newest,
-        "bytes": sum(len(r.document.encode("utf-8")) for r in rows),
+        "oldest": None if oldest is None else from_epoch(oldest).isoformat(),
+        "newest": None if newest is None else from_epoch(newest).isoformat(),
+        "bytes": size,
         "expired": expired,
         "expiring_within_7d": expiring,
         "quota": quota.to_dict(),
-        "quota_used": None if quota.max_memories is None else round(len(rows) / quota.max_memories, 4),
+        "guaranteed": guaranteed,
+        # The fullest of the limited dimensions (1.0: the next write evicts or is refused).
+        "quota_used": max(
+            (u for u in (_share(count, quota.max_memories), _share(size, quota.max_bytes)) if u is not None),
+            default=None,
+        ),
+        "utilisation": {
+            "memories": _share(count, quota.max_memories),
+            "bytes": _share(size, quota.max_bytes),
+            # What the non-CRITICAL memories use of the share the CRITICAL reserve leaves them.
+            "noncritical_memories": _share(others, quota.noncritical_memories()),
+            "noncritical_bytes": _share(other_bytes, quota.noncritical_bytes()),
+        },
+        "by_classification": dict(sorted(by_class.items())),
+        "by_stage": dict(sorted(by_stage.items())),
+        "compliance_records": compliance,
+        "lineage": {
+            "memories": with_lineage,
+            "reading": reads,
+            "writing": writes,
+            "datasets": len(datasets),
+            "top_datasets": [{"name": n, "memories": c} for n, c in datasets.most_common(TOP_DATASETS)],
+        },
+    }
+
+
+def _add(counters: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for counter in counters:
+        total.update(counter)
+    return dict(sorted(total.items()))
+
+
+def store_stats(per: Mapping[str, Mapping[str, Any]], store_quota: Quota) -> dict[str, Any]:
+    """Store-wide figures from every namespace's (``per``), against the store quota."""
+    values = list(per.values())
+    count = sum(s["count"] for s in values)
+    size = sum(s["bytes"] for s in values)
+    guaranteed = {
+        "memories": sum(s["quota"]["max_memories"] or 0 for s in values if s["guaranteed"]),
+        "bytes": sum(s["quota"]["max_bytes"] or 0 for s in values if s["guaranteed"]),
+    }
+    return {
+        "namespaces": dict(per),
+        "count": count,
+        "by_priority": {p.name: sum(s["by_priority"][p.name] for s in values) for p in Priority},
+        "bytes": size,
+        "expired": sum(s["expired"] for s in values),
+        "expiring_within_7d": sum(s["expiring_within_7d"] for s in values),
+        "quota": store_quota.to_dict(),
+        "quota_used": max(
+            (
+                u
+                for u in (_share(count, store_quota.max_memories), _share(size, store_quota.max_bytes))
+                if u is not None
+            ),
+            default=None,
+        ),
+        "guaranteed": guaranteed,
+        "unallocated": {
+            "memories": None
+            if store_quota.max_memories is None
+            else store_quota.max_memories - guaranteed["memories"],
+            "bytes": None if store_quota.max_bytes is None else store_quota.max_bytes - guaranteed["bytes"],
+        },
+        "by_classification": _add(s["by_classification"] for s in values),
+        "by_stage": _add(s["by_stage"] for s in values),
+        "compliance_records": sum(s["compliance_records"] for s in values),
+        "lineage": {
+            "memories": sum(s["lineage"]["memories"] for s in values),
+            "reading": sum(s["lineage"]["reading"] for s in values),
+            "writing": sum(s["lineage"]["writing"] for s in values),
+        },
     }

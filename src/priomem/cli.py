@@ -336,11 +336,25 @@ def _stats(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     lines = [f"store: {engine.location}"]
     for ns, s in per.items():
         counts = "  ".join(f"{k.lower()} {v}" for k, v in s["by_priority"].items())
-        quota = s["quota"]["max_memories"]
-        used = f", quota {s['count']}/{quota} ({s['quota_used']:.0%})" if quota else ""
+        limits = [f"{s['count']}/{s['quota']['max_memories']} memories"] if s["quota"]["max_memories"] else []
+        limits += [f"{s['bytes']:,}/{s['quota']['max_bytes']:,} bytes"] if s["quota"]["max_bytes"] else []
+        used = (
+            f", quota {' and '.join(limits)} ({s['quota_used']:.0%}{', guaranteed' if s['guaranteed'] else ''})"
+            if limits
+            else ""
+        )
         lines.append(
             f"{ns}: {s['count']} memories ({counts}){used}, {s['bytes']:,} bytes, oldest {s['oldest']}, "
             f"newest {s['newest']}, expiring within 7 days {s['expiring_within_7d']}, expired awaiting sweep {s['expired']}"
+        )
+        lineage = s["lineage"]
+        lines.append(
+            "  classification: "
+            + ", ".join(f"{k} {v}" for k, v in s["by_classification"].items())
+            + "; stage: "
+            + ", ".join(f"{k} {v}" for k, v in s["by_stage"].items())
+            + f"; compliance records {s['compliance_records']}; lineage: {lineage['memories']} memories, "
+            f"{lineage['datasets']} datasets ({lineage['reading']} read, {lineage['writing']} write)"
         )
     if len(lines) == 1:
         lines.append("(empty)")

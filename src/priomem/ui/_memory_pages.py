@@ -152,6 +152,13 @@ def _actions(chrome: Chrome, memory: Memory) -> Markup:
     )
 
 
+def _datasets(names: Sequence[str]) -> Markup:
+    """A memory's lineage datasets (``priomem lineage NAME`` walks them)."""
+    if not names:
+        return Markup('<span class="muted">none</span>')
+    return join((render("<code>{n}</code>", n=n) for n in names), ", ")
+
+
 def memory_page(
     chrome: Chrome,
     memory: Memory,
@@ -199,6 +206,8 @@ def memory_page(
             else Markup('<span class="muted">never</span>'),
         ),
         ("ttl", esc(ttl)),
+        ("reads", _datasets(memory.reads)),
+        ("writes", _datasets(memory.writes)),
         ("refs", _id_links(chrome, memory.namespace, memory.refs, alive)),
         ("consolidated_from", _id_links(chrome, memory.namespace, memory.consolidated_from, alive)),
         ("content_hash", render("<code>{v}</code>", v=memory.content_hash)),

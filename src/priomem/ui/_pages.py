@@ -191,15 +191,49 @@ def _summary(chrome: Chrome, view: ListView) -> Markup:
     return render(
         '<section class="card"><div class="card-head"><h1>Namespace <span class="ns">{ns}</span></h1>{export}</div>'
         '<div class="summary"><span><b>{count}</b> live memories</span>{chips}'
-        "<span>quota: {quota}</span><span>{size}</span>"
-        '<span title="expiring within 7 days">{soon} expiring soon</span></div></section>',
+        "<span>quota: {quota}{guaranteed}</span><span>{size}</span>"
+        '<span title="expiring within 7 days">{soon} expiring soon</span></div>{analytics}</section>',
         ns=view.namespace,
         export=export,
         count=s["count"],
         chips=chips,
         quota=_quota_cell(s),
+        guaranteed=Markup(' <span class="muted">(guaranteed)</span>') if s.get("guaranteed") else "",
         size=size(s["bytes"]),
         soon=s["expiring_within_7d"],
+        analytics=_analytics(s),
+    )
+
+
+def _counts(counts: Mapping[str, int]) -> Markup:
+    if not counts:
+        return Markup('<span class="muted">—</span>')
+    return join(render("<span>{name} <b>{n}</b></span>", name=name, n=n) for name, n in counts.items())
+
+
+def _analytics(s: Mapping[str, Any]) -> Markup:
+    """The tenant analytics of ``engine.stats``: classification, stage, compliance, lineage."""
+    if "by_classification" not in s:
+        return Markup("")
+    lineage = s["lineage"]
+    top = join(
+        render('<code>{name}</code> <span class="muted">({n})</span>', name=d["name"], n=d["memories"])
+        for d in lineage["top_datasets"]
+    )
+    return render(
+        '<dl class="analytics" id="analytics">'
+        "<dt>Classification</dt><dd>{classes}</dd><dt>Stage</dt><dd>{stages}</dd>"
+        "<dt>Compliance records</dt><dd>{compliance}</dd>"
+        "<dt>Lineage</dt><dd>{memories} memories name {datasets} datasets ({reading} read, {writing} write)"
+        "</dd>{top}</dl>",
+        classes=_counts(s["by_classification"]),
+        stages=_counts(s["by_stage"]),
+        compliance=s["compliance_records"],
+        memories=lineage["memories"],
+        datasets=lineage["datasets"],
+        reading=lineage["reading"],
+        writing=lineage["writing"],
+        top=render("<dt>Most named</dt><dd>{top}</dd>", top=top) if lineage["top_datasets"] else "",
     )
 
 
