@@ -99,8 +99,13 @@ class RememberArgs(_Args):
         default=None,
         description='Forget automatically after this long, e.g. "7d", "48h", or seconds. Omit to keep the default retention.',
     )
-    refs: list[str] = Field(
-        default_factory=list, description="Ids of related memories (lineage, follow-ups)."
+    refs: list[str] = Field(default_factory=list, description="Ids of related memories (follow-ups, causes).")
+    reads: list[str] = Field(
+        default_factory=list,
+        description="Datasets, tables or jobs the work described read (lineage), e.g. ['raw.orders', 's3://lake/orders'].",
+    )
+    writes: list[str] = Field(
+        default_factory=list, description="Datasets, tables or jobs the work described wrote (lineage)."
     )
     thread: str | None = Field(
         default=None,
@@ -133,6 +138,9 @@ class RecallArgs(_Args):
     k: int = Field(default=5, ge=1, le=1000, description="How many memories to return at most.")
     namespace: str | None = Field(default=None, description="Whose memory to search. Omit for the default.")
     tags: list[str] | None = Field(default=None, description="Only memories that carry all of these tags.")
+    lineage: list[str] | None = Field(
+        default=None, description="Only memories that read or wrote all of these datasets."
+    )
     min_priority: PriorityArg | None = Field(
         default=None, description="Only memories at least this important."
     )
@@ -173,6 +181,9 @@ class ForgetArgs(_Args):
     ids: list[str] | None = Field(default=None, description="Ids of the memories to forget.")
     namespace: str | None = Field(default=None, description="Whose memory. Omit for the default.")
     tags: list[str] | None = Field(default=None, description="Forget memories that carry all of these tags.")
+    lineage: list[str] | None = Field(
+        default=None, description="Forget memories that read or wrote all of these datasets."
+    )
     before: TimeArg | None = Field(default=None, description="Forget memories created before then.")
     max_priority: PriorityArg | None = Field(
         default=None, description="Forget only memories at most this important."
@@ -339,6 +350,8 @@ class MemoryTools:
             metadata=args.metadata,
             ttl=args.ttl,
             refs=args.refs,
+            reads=args.reads,
+            writes=args.writes,
             thread=args.thread,
         )
         return RememberResult(
@@ -362,6 +375,7 @@ class MemoryTools:
             k=k,
             namespace=namespace,
             tags=args.tags,
+            lineage=args.lineage,
             min_priority=args.min_priority,
             since=args.since,
             until=args.until,
@@ -384,15 +398,16 @@ class MemoryTools:
 
     def forget(self, args: ForgetArgs) -> ForgetResult:
         namespace = self._ns(args.namespace)
-        if args.ids is None and not (args.tags or args.before or args.max_priority):
+        if args.ids is None and not (args.tags or args.lineage or args.before or args.max_priority):
             raise InvalidInputError(
-                "forget needs ids, or at least one of tags, before, max_priority; nothing was deleted.",
+                "forget needs ids, or at least one of tags, lineage, before, max_priority; nothing was deleted.",
                 field="ids",
             )
         report = self.engine.forget_report(
             args.ids,
             namespace=namespace,
             tags=args.tags,
+            lineage=args.lineage,
             before=args.before,
             max_priority=args.max_priority,
             dry_run=args.dry_run,

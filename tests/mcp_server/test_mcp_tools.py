@@ -217,3 +217,22 @@ async def test_store_failures_reach_remote_callers_without_server_details(
         assert "StoreError" in text and "try again" in text
     else:  # a local (stdio) caller is the machine's user: the whole message helps them
         assert detail in text
+
+
+async def test_lineage_through_the_tools(server_for: Any) -> None:
+    async with Client(server_for()) as client:
+        job = await client.call_tool(
+            "remember",
+            {
+                "content": "orders_daily is built from raw.orders",
+                "reads": ["raw.orders"],
+                "writes": ["orders_daily"],
+            },
+        )
+        await client.call_tool("remember", {"content": "orders dashboard is slow"})
+        found = await client.call_tool("recall", {"query": "orders", "lineage": ["raw.orders"]})
+        bad = await client.call_tool("remember", {"content": "x", "writes": ["not a name"]})
+        dry = await client.call_tool("forget", {"lineage": ["orders_daily"], "dry_run": True})
+    assert [h["id"] for h in found.structured_content["hits"]] == [job.structured_content["id"]]  # type: ignore[index]
+    assert bad.is_error and "writes" in bad.content[0].text  # type: ignore[union-attr]
+    assert dry.structured_content["count"] == 1  # type: ignore[index]
