@@ -197,3 +197,27 @@ def test_cli_stats_show_the_analytics(engine: MemoryEngine) -> None:
     engine.remember("orders_daily built", metadata={"stage": "curated"}, writes=["orders_daily"])
     text = cli.COMMANDS["stats"](engine, cli.build_parser().parse_args(["stats"]))
     assert "stage: curated 1" in text and "lineage: 1 memories, 1 datasets" in text
+
+
+def test_the_readme_example_runs_and_does_what_it_says(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "examples" / "tenants.py"
+    spec = importlib.util.spec_from_file_location("example_tenants", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(str(tmp_path))
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("refused: max_memories: the namespaces' quotas would guarantee 24 memories")
+    assert out[1] == "acme took back 8 borrowed memories from globex"
+    assert out[2] == "globex's CRITICAL memories must fit the unallocated share"
+    assert out[3] == "best match: debug: orders cache warm took 3s"
+    assert out[4].startswith("context: - [CRITICAL ") and out[4].endswith(
+        "SLA: orders_daily complete by 06:00 UTC"
+    )
+    assert out[5] == "orders_daily comes from: raw.orders, raw.customers, s3://lake/orders"
+    assert out[6] == "acme: 11 memories, 79% of its guarantee, 2 with lineage"
