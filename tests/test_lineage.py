@@ -54,7 +54,8 @@ def test_datasets_are_accepted_as_uris_and_dotted_names(engine: MemoryEngine) ->
     ("reads", "error"),
     [
         (["raw orders"], InvalidInputError),
-        (["a..b"], InvalidInputError),
+        (["orders \u202e"], InvalidInputError),
+        (["postgres://u:secret@db/orders"], InvalidInputError),
         (["x" * 257], InvalidInputError),
         ([f"t{i}" for i in range(33)], InvalidInputError),
         ("raw.orders", WrongTypeError),
@@ -150,3 +151,27 @@ def test_cli_lineage_command(engine: MemoryEngine, pipeline: dict[str, Any]) -> 
     assert stored["reads"] == ["a.b", "s3://c/d"] and stored["writes"] == ["e.f"]
     args = cli.build_parser().parse_args(["list", "--lineage", "e.f", "--json"])
     assert [m["id"] for m in cli.COMMANDS["list"](engine, args)["memories"]] == [stored["id"]]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "jdbc:postgresql://host:5432/db",
+        "/data/raw/orders.parquet",
+        "project:dataset.table",
+        "urn:li:dataset:(urn:li:dataPlatform:hive,db.t,PROD)",
+        'schema."Order Items"',
+        "orders$partitions",
+        "warehouse.raw.orders@v2",
+        "gs://bucket/path",
+    ],
+)
+def test_the_names_data_platforms_use_are_accepted(engine: MemoryEngine, name: str) -> None:
+    assert engine.remember("a job ran", reads=[name]).reads == (name,)
+
+
+def test_a_walk_that_ends_exactly_at_its_depth_is_not_truncated(engine: MemoryEngine) -> None:
+    engine.remember("job one", reads=["in"], writes=["mid"])
+    engine.remember("job two", reads=["mid"], writes=["out"])
+    assert engine.lineage("in", depth=2).truncated is False
+    assert engine.lineage("in", depth=1).truncated is True

@@ -421,3 +421,13 @@ def test_an_erasure_that_fails_half_way_completes_on_retry(
     assert files_mentioning(store, secret) == []
     with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings()) as engine:
         assert engine.stats()["count"] == 3
+
+
+def test_a_reinforced_memory_keeps_its_renewed_lifetime_through_sweeps(engine: MemoryEngine) -> None:
+    memory = engine.remember("deploy freeze until friday", ttl=3)
+    time.sleep(2)
+    engine.remember("deploy freeze until friday", ttl=3)  # reinforced: 3 s from now
+    time.sleep(1.5)
+    assert engine.sweep() == 0 and engine.get(memory.id) is not None
+    engine.set_retention(None, priority={"low": "1d"})  # an unrelated change recomputes expiries
+    assert engine.get(memory.id) is not None

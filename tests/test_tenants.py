@@ -213,7 +213,7 @@ def test_the_readme_example_runs_and_does_what_it_says(
     module.main(str(tmp_path))
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("refused: max_memories: the namespaces' quotas would guarantee 24 memories")
-    assert out[1] == "acme took back 8 borrowed memories from globex"
+    assert out[1] == "acme took back 4 borrowed memories from globex"
     assert out[2] == "globex's CRITICAL memories must fit the unallocated share"
     assert out[3] == "best match: debug: orders cache warm took 3s"
     assert out[4].startswith("context: - [CRITICAL ") and out[4].endswith(
@@ -221,3 +221,83 @@ def test_the_readme_example_runs_and_does_what_it_says(
     )
     assert out[5] == "orders_daily comes from: raw.orders, raw.customers, s3://lake/orders"
     assert out[6] == "acme: 11 memories, 79% of its guarantee, 2 with lineage"
+
+
+# -- cases found by review: each failed before its fix -------------------------------------
+def test_a_guaranteed_tenant_takes_back_borrowed_space_before_pruning_itself(engine: MemoryEngine) -> None:
+    engine.set_quota("*", max_memories=10)
+    engine.set_quota("a", max_memories=5)
+    low = engine.remember("a low note", namespace="a", priority="low")
+    fill(engine, "u", 7, "high")  # the store's ordinary share is 8: u borrows from a
+    evicted = []
+    for i in range(3):  # the third no longer fits the store
+        report = engine.remember_many_report(
+            [{"content": f"a medium note {i}", "namespace": "a", "priority": "medium"}]
+        )
+        evicted += [m.namespace for m in report.evicted]
+    assert evicted == ["u"]
+    assert engine.get(low.id, namespace="a") is not None and len(held(engine, "a")) == 4
+
+
+def test_a_guarantee_of_the_whole_store_is_not_cut_by_the_stores_reserves(engine: MemoryEngine) -> None:
+    engine.set_quota("*", max_memories=10)
+    engine.set_quota("a", max_memories=10, critical_reserve=0, compliance_reserve=0)
+    report = engine.remember_many_report(
+        [{"content": f"a note {i}", "namespace": "a", "priority": "high"} for i in range(10)]
+    )
+    assert report.evicted == () and len(held(engine, "a")) == 10
+
+
+def test_promotion_to_critical_cannot_get_around_the_unallocated_share(engine: MemoryEngine) -> None:
+    engine.set_quota("*", max_memories=10)
+    engine.set_quota("a", max_memories=8)  # 2 unallocated
+    ids = fill(engine, "u", 4, "low")
+    fill(engine, "u2", 2, "critical")
+    with pytest.raises(QuotaExceededError, match="unallocated share"):
+        engine.set_priority(ids[0], "critical", namespace="u")
+    with pytest.raises(QuotaExceededError, match="unallocated share"):
+        engine.remember("u note 1", namespace="u", priority="critical")  # the same text: a reinforcement
+    assert engine.stats("u")["by_priority"]["CRITICAL"] == 0
+
+
+def test_import_replacing_ids_needs_no_room_and_evicts_nothing_for_what_it_refuses(
+    engine: MemoryEngine,
+) -> None:
+    engine.set_quota("a", max_memories=3, critical_reserve=0, compliance_reserve=0)
+    fill(engine, "a", 3, "low")
+    out = io.StringIO()
+    engine.export(out, namespace="a")
+    before = held(engine, "a")
+    again = engine.import_(io.StringIO(out.getvalue()), namespace="a")  # the same three, in place
+    assert again.count == 3 and again.refused == () and again.evicted == () and held(engine, "a") == before
+
+
+def test_import_evicts_nothing_for_a_memory_the_store_refuses(chroma_client: object) -> None:
+    from priomem import HashEmbedder, Settings
+
+    with MemoryEngine(
+        client=chroma_client, embedder=HashEmbedder(64), settings=Settings(max_memories=3)
+    ) as e:
+        e.set_quota("*", max_memories=10)
+        e.set_quota("g", max_memories=8)  # 2 unallocated
+        e.remember("v crit", namespace="v", priority="critical")
+        e.remember("u crit", namespace="u", priority="critical")
+        fill(e, "u", 2, "low")  # u is at its cap of 3: a new memory would evict one
+        out = io.StringIO()
+        e.export(out, namespace="u")
+        header, first = out.getvalue().splitlines()[:2]
+        record = json.loads(first)
+        record.update(id="imported-one", content="u crit imported", priority="CRITICAL")
+        report = e.import_(io.StringIO(header + "\n" + json.dumps(record) + "\n"))
+        assert report.refused == ("imported-one",) and report.evicted == ()
+        assert len(held(e, "u")) == 3
+
+
+def test_stats_count_the_guarantees_of_namespaces_still_empty(engine: MemoryEngine) -> None:
+    engine.set_quota("b", max_memories=3)
+    assert engine.stats("b")["guaranteed"] is False  # no store quota: nothing to guarantee against
+    engine.set_quota("*", max_memories=10)
+    engine.set_quota("a", max_memories=6)
+    engine.remember("x", namespace="c")
+    whole = engine.stats()
+    assert whole["guaranteed"]["memories"] == 9 and whole["unallocated"]["memories"] == 1

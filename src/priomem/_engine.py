@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from priomem._pressure import Pressure
 from priomem._priority import Priority, PriorityLike
 from priomem._quota import Quota
 from priomem._recall import HybridSearcher
-from priomem._records import USER_PREFIX, decode, encode, epoch, is_live
+from priomem._records import USER_PREFIX, decode, encode, epoch
 from priomem._repair import NamespaceCheck, check_namespace
 from priomem._requests import Item, prepare_item, prepare_items
 from priomem._retention import RetentionPolicy
@@ -121,6 +122,9 @@ class MemoryEngine:
         self._ns_locks: dict[str, threading.Lock] = {}
         self._current: set[str] = set()
         self._ns_guard = threading.Lock()
+        # Held by writes while a store-wide quota is in force: they plan against every
+        # namespace, so two at once in different namespaces could both take the last room.
+        self._room_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="priomem")
         self._access = AccessRecorder(self._store.update_metadata)
         self._searcher = HybridSearcher(self._store, self._embed_query, self.settings, self._pool)
@@ -160,6 +164,13 @@ class MemoryEngine:
     def _ns_lock(self, namespace: str) -> threading.Lock:
         with self._ns_guard:
             return self._ns_locks.setdefault(namespace, threading.Lock())
+
+    @contextlib.contextmanager
+    def _write_locks(self, namespace: str) -> Iterator[None]:
+        """The namespace's lock, and the store-wide one while a store quota is in force."""
+        shared = self._pressure.policy(namespace).store_quota.limited
+        with self._room_lock if shared else contextlib.nullcontext(), self._ns_lock(namespace):
+            yield
 
     def _namespace(self, namespace: Any) -> str:
         ns = validate_namespace(self.settings.default_namespace if namespace is None else namespace)
@@ -271,7 +282,7 @@ class MemoryEngine:
             by_namespace.setdefault(item.namespace, []).append(index)
         for namespace, indexes in by_namespace.items():
             self._namespace(namespace)
-            with self._ns_lock(namespace):
+            with self._write_locks(namespace):
                 written, gone = _writes.write_namespace(self._writer, namespace, [items[i] for i in indexes])
             evicted.extend(gone)
             for index, memory in written:
@@ -392,15 +403,7 @@ class MemoryEngine:
         """
         dataset = validate_dataset(name, "name")
         depth = validate_limit(depth, _lineage.MAX_DEPTH, field="depth")
-        ns = self._namespace(namespace)
-        now_e = epoch(utcnow())
-
-        def find(side: str, wanted: str) -> builtins.list[Memory]:
-            rows = self._store.get(ns, where={f"pm_{side}": {"$contains": wanted}})
-            found = [decode(r.id, r.document, r.metadata, ns) for r in rows if is_live(r.metadata, now_e)]
-            return sorted(found, key=lambda m: (m.created_at, m.id), reverse=True)
-
-        return _lineage.walk(dataset, ns, depth, find)
+        return _lineage.walk_store(self._store, self._namespace(namespace), dataset, depth, epoch(utcnow()))
 
     def set_priority(self, id: str, priority: PriorityLike, *, namespace: str | None = None) -> Memory:
         """Change a memory's priority (its id stays); retention is recomputed for the new one.
@@ -422,6 +425,8 @@ class MemoryEngine:
                 priority=new_priority,
                 expires_at=retention.expiry(new_priority, current.ttl, current.metadata, current.stored_at),
             )
+            if current.priority is not Priority.CRITICAL:
+                self._pressure.check_promotion(ns, [updated], epoch(utcnow()))
             self._store.update_metadata(ns, [memory_id], [encode(updated)[1]])
         return updated
 
@@ -435,16 +440,16 @@ class MemoryEngine:
 
         With ``namespace``: that namespace. Without: every namespace and the store's totals.
         """
-        guarantees = self._pressure.guarantees()
+        store_quota = self.get_quota("*")
+        guarantees = self._pressure.guarantees() if store_quota.limited else {}
 
         def one(ns: str) -> dict[str, Any]:
-            return namespace_stats(
-                self._store, ns, self._pressure.policy(ns).quota, guaranteed=ns in guarantees
-            )
+            quota = self._pressure.policy(ns).quota
+            return namespace_stats(self._store, ns, quota, guaranteed=ns in guarantees)
 
         if namespace is not None:
             return one(self._namespace(namespace))
-        return store_stats({ns: one(ns) for ns in self.namespaces()}, self.get_quota("*"))
+        return store_stats({ns: one(ns) for ns in self.namespaces()}, store_quota, guarantees)
 
     # -- forget ------------------------------------------------------------------------
     def forget(

@@ -285,15 +285,20 @@ def import_memories(
             by_ns.setdefault(memory.namespace, []).append(i)
         for ns, all_indexes in by_ns.items():
             namespaces[ns] = None
-            with engine._ns_lock(ns):
+            with engine._write_locks(ns):
                 pressure = engine._pressure
+                # A memory already stored under its id is replaced in place: it needs no room.
+                present = {
+                    r.id
+                    for r in engine._store.get(ns, ids=[chunk[i].id for i in all_indexes], documents=False)
+                }
+                new = [i for i in all_indexes if chunk[i].id not in present]
                 plan = pressure.plan(
-                    ns, [chunk[i] for i in all_indexes], pressure.policy(ns), epoch(utcnow()), partial=True
+                    ns, [chunk[i] for i in new], pressure.policy(ns), epoch(utcnow()), partial=True
                 )
-                refused += [chunk[all_indexes[i]].id for i in plan.refused]
-                evicted += [m.id for m in pressure.evict(plan.victims, ns)] if plan.victims else []
-                skip = set(plan.refused)
-                indexes = [index for n, index in enumerate(all_indexes) if n not in skip]
+                skip = {new[i] for i in plan.refused}
+                refused += [chunk[i].id for i in sorted(skip)]
+                indexes = [i for i in all_indexes if i not in skip]
                 if not indexes:
                     continue
                 encoded = [encode(chunk[i]) for i in indexes]
@@ -307,6 +312,8 @@ def import_memories(
                     [e[0] for e in encoded],
                     [{**e[1], **extra} for e, extra in zip(encoded, links, strict=True)],
                 )
+                if plan.victims:  # after storing, as a write does: a failed write evicts nothing
+                    evicted += [m.id for m in pressure.evict(plan.victims, ns)]
         bar.update(len(chunk))
     bar.close()
     if refused:

@@ -16,7 +16,7 @@ import numpy as np
 from priomem import _consolidate
 from priomem._consolidate import Consolidation
 from priomem._priority import Priority
-from priomem._records import NEVER, USER_PREFIX, decode, encode, epoch
+from priomem._records import NEVER, USER_PREFIX, decode, encode, epoch, lifetime_start
 from priomem._retention import CLASSIFICATION_KEY
 from priomem._timeparse import utcnow
 from priomem._validation import validate_content
@@ -37,7 +37,8 @@ def reapply_retention(engine: MemoryEngine, ns: str, now_e: float) -> list[str]:
     expired: list[str] = []
     for row in store.get(ns, documents=False):
         memory = decode(row.id, "", row.metadata, ns)
-        expires = retention.expiry(memory.priority, memory.ttl, memory.metadata, memory.stored_at)
+        start = lifetime_start(row.metadata)
+        expires = retention.expiry(memory.priority, memory.ttl, memory.metadata, start)
         value = NEVER if expires is None else epoch(expires)
         if value != float(row.metadata.get("pm_expires", NEVER)):
             changed_ids.append(row.id)

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from priomem._models import Memory
+from priomem._records import decode, is_live
+from priomem._store import ChromaStore
 
-__all__ = ["MAX_DEPTH", "MAX_STEPS", "Lineage", "LineageStep", "walk"]
+__all__ = ["MAX_DEPTH", "MAX_STEPS", "Lineage", "LineageStep", "walk", "walk_store"]
 
-#: The deepest a walk goes, and the most datasets it visits on each side.
+#: The deepest a walk goes, and the most datasets and memories it returns on each side.
 MAX_DEPTH = 10
 MAX_STEPS = 200
+MAX_MEMORIES = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,8 @@ def _side(name: str, depth: int, find: Finder, toward: str) -> tuple[list[Lineag
             for memory in find(toward, dataset):
                 if memory.id in seen_memories:
                     continue
+                if len(steps) >= MAX_MEMORIES:
+                    return steps, datasets, True
                 seen_memories.add(memory.id)
                 steps.append(LineageStep(memory=memory, depth=level, via=dataset))
                 for other in getattr(memory, nxt):
@@ -94,10 +99,21 @@ def _side(name: str, depth: int, find: Finder, toward: str) -> tuple[list[Lineag
         datasets += following
         frontier = following
         if not frontier or truncated:
-            break
-    else:
-        truncated = bool(frontier)
+            return steps, datasets, truncated
+    # At the depth limit: there is more only if a dataset on the edge has memories not seen.
+    truncated = any(m.id not in seen_memories for dataset in frontier for m in find(toward, dataset))
     return steps, datasets, truncated
+
+
+def walk_store(store: ChromaStore, namespace: str, name: str, depth: int, now_e: float) -> Lineage:
+    """:func:`walk` over the live memories of ``namespace`` in ``store``."""
+
+    def find(side: str, wanted: str) -> list[Memory]:
+        rows = store.get(namespace, where={f"pm_{side}": {"$contains": wanted}})
+        found = [decode(r.id, r.document, r.metadata, namespace) for r in rows if is_live(r.metadata, now_e)]
+        return sorted(found, key=lambda m: (m.created_at, m.id), reverse=True)
+
+    return walk(name, namespace, depth, find)
 
 
 def walk(name: str, namespace: str, depth: int, find: Finder) -> Lineage:

@@ -63,21 +63,22 @@ class Policy:
 COMPLIANCE_TAG = "compliance"
 
 
-def is_compliance(memory: Memory) -> bool:
-    """Whether ``memory`` is a compliance record: classified, tagged ``compliance``, or with lineage."""
+def meta_compliance(meta: Mapping[str, Any]) -> bool:
+    """Whether a stored record is a compliance record: it has a data classification, the
+    ``compliance`` tag, or dataset lineage (``reads`` / ``writes``, or a ``lineage`` field)."""
     return (
-        CLASSIFICATION_KEY in memory.metadata
-        or COMPLIANCE_TAG in memory.tags
-        or bool(memory.refs)
-        or "lineage" in memory.metadata
+        USER_PREFIX + CLASSIFICATION_KEY in meta
+        or USER_PREFIX + "lineage" in meta
+        or COMPLIANCE_TAG in (meta.get("pm_tags") or ())
+        or bool(meta.get("pm_reads") or meta.get("pm_writes"))
     )
 
 
-def _meta_compliance(meta: Mapping[str, Any]) -> bool:
-    return (
-        USER_PREFIX + CLASSIFICATION_KEY in meta
-        or COMPLIANCE_TAG in (meta.get("pm_tags") or ())
-        or bool(meta.get("pm_lineage", False))
+def is_compliance(memory: Memory) -> bool:
+    """:func:`meta_compliance` of a memory about to be written."""
+    meta = {USER_PREFIX + k: v for k, v in memory.metadata.items() if k in (CLASSIFICATION_KEY, "lineage")}
+    return meta_compliance(
+        {**meta, "pm_tags": memory.tags, "pm_reads": memory.reads, "pm_writes": memory.writes}
     )
 
 
@@ -200,7 +201,7 @@ class Pressure:
                     last_used=accessed or float(meta.get("pm_stored", 0.0)),
                     access_count=int(meta.get("pm_access", 0)),
                     size=int(meta.get("pm_bytes", 0)),
-                    compliance=_meta_compliance(meta),
+                    compliance=meta_compliance(meta),
                 )
             )
         return out
@@ -214,12 +215,11 @@ class Pressure:
     def plan(
         self, namespace: str, new: Sequence[Memory], policy: Policy, now_e: float, *, partial: bool
     ) -> Plan:
-        """Victims that make room for ``new``; with ``partial``, the memories (indexes into
-        ``new``) that cannot be stored are listed as refused instead of raising."""
+        """Victims that make room for ``new`` (memories not stored yet); with ``partial``,
+        the memories (indexes into ``new``) that cannot be stored are listed as refused
+        instead of raising, and nothing is evicted for them."""
         incoming = [Incoming(m.priority, len(m.content.encode("utf-8")), is_compliance(m)) for m in new]
-        replaced = {m.id for m in new}  # an import replaces a memory with the same id
-        victims: list[Candidate] = []
-        refused: set[int] = set()
+        own: list[Candidate] | None = None
         quota = policy.quota
         if quota.limited:
             cap = quota.ordinary_memories()
@@ -229,40 +229,81 @@ class Pressure:
             if not roomy:
                 expired = self._store.ids(namespace, where={"pm_expires": {"$lte": now_e}})
                 self._delete(namespace, expired, action="sweep", selector={"rule": "expired, to make room"})
-                existing = [c for c in self._candidates(namespace, now_e) if c.id not in replaced]
-                step = plan_room(existing, incoming, quota, scope=f"namespace {namespace!r}", partial=partial)
-                victims, refused = step.victims, set(step.refused)
+                own = self._candidates(namespace, now_e)
+        everything = None
         if policy.store_quota.limited:
-            chosen = {v.id for v in victims} | replaced
-            everything = [
-                c
-                for ns in self._store.namespaces()
-                for c in self._candidates(ns, now_e)
-                if c.id not in chosen
-            ]
-            guaranteed = policy.guarantees
-            mine = namespace in guaranteed
-            if not mine:
-                left = [i for i in range(len(new)) if i not in refused]
-                refused |= self._unallocated_refusals(everything, incoming, left, policy, partial)
-            left = [i for i in range(len(new)) if i not in refused]
-            step = plan_room(
-                everything,
-                [incoming[i] for i in left],
-                policy.store_quota,
-                scope="the store",
-                # Within its guarantee, a namespace takes back what others borrowed of it.
-                evictable=lambda c: (mine and c.namespace == namespace) or c.namespace not in guaranteed,
-                reclaim=(lambda c: c.namespace != namespace and c.namespace not in guaranteed)
-                if mine
-                else None,
-                partial=partial,
+            everything = [c for ns in self._store.namespaces() for c in self._candidates(ns, now_e)]
+        active = list(range(len(new)))
+        while True:
+            victims, refused = self._plan_once(
+                namespace, [incoming[i] for i in active], own, everything, policy, partial
             )
-            victims += step.victims
-            refused |= {left[i] for i in step.refused}
-        return Plan(victims, sorted(refused))
+            if not refused:
+                return Plan(victims, sorted(set(range(len(new))) - set(active)))
+            # Plan again without the refused ones: nothing is evicted for a memory not stored.
+            active = [index for n, index in enumerate(active) if n not in refused]
 
-    def _unallocated_refusals(
+    def _plan_once(
+        self,
+        namespace: str,
+        incoming: Sequence[Incoming],
+        own: Sequence[Candidate] | None,
+        everything: Sequence[Candidate] | None,
+        policy: Policy,
+        partial: bool,
+    ) -> tuple[list[Candidate], set[int]]:
+        victims: list[Candidate] = []
+        refused: set[int] = set()
+        if own is not None:
+            step = plan_room(own, incoming, policy.quota, scope=f"namespace {namespace!r}", partial=partial)
+            victims, refused = step.victims, set(step.refused)
+        if everything is None:
+            return victims, refused
+        chosen = {(v.namespace, v.id) for v in victims}
+        others = [c for c in everything if (c.namespace, c.id) not in chosen]
+        guaranteed = policy.guarantees
+        mine = namespace in guaranteed
+        store_quota = policy.store_quota
+        if mine:
+            # The namespace's own quota keeps its reserves within its guarantee; the store's
+            # reserves are for what no guarantee covers.
+            store_quota = Quota(store_quota.max_memories, store_quota.max_bytes, 0.0, 0.0)
+        else:
+            left = [i for i in range(len(incoming)) if i not in refused]
+            refused |= self.unallocated_refusals(others, incoming, left, policy, partial)
+        left = [i for i in range(len(incoming)) if i not in refused]
+        step = plan_room(
+            others,
+            [incoming[i] for i in left],
+            store_quota,
+            scope="the store",
+            # Within its guarantee, a namespace takes back what others borrowed of it first.
+            evictable=lambda c: (mine and c.namespace == namespace) or c.namespace not in guaranteed,
+            reclaim=(lambda c: c.namespace != namespace and c.namespace not in guaranteed) if mine else None,
+            partial=partial,
+        )
+        victims += step.victims
+        refused |= {left[i] for i in step.refused}
+        return victims, refused
+
+    def check_promotion(self, namespace: str, promoted: Sequence[Memory], now_e: float) -> None:
+        """Refuse raising memories of a namespace without a guarantee to CRITICAL when they
+        would not fit the store's unallocated share (raises :class:`QuotaExceededError`)."""
+        policy = self.policy(namespace)
+        promoted = [m for m in promoted if m.priority is Priority.CRITICAL]
+        if not promoted or not policy.store_quota.limited or namespace in policy.guarantees:
+            return
+        ids = {m.id for m in promoted}
+        others = [
+            c
+            for ns in self._store.namespaces()
+            for c in self._candidates(ns, now_e)
+            if not (ns == namespace and c.id in ids)
+        ]
+        incoming = [Incoming(m.priority, len(m.content.encode("utf-8")), is_compliance(m)) for m in promoted]
+        self.unallocated_refusals(others, incoming, range(len(incoming)), policy, False)
+
+    def unallocated_refusals(
         self,
         everything: Sequence[Candidate],
         incoming: Sequence[Incoming],

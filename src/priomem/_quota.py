@@ -191,14 +191,19 @@ def plan_room(
     :attr:`Plan.refused` (the others are still planned for) instead of refusing them all.
 
     ``reclaim``: evictable memories this write may evict whatever their priority (space a
-    namespace borrowed from another's guarantee, taken back); still lowest priority first.
+    namespace borrowed from another's guarantee, taken back); they go before the others,
+    lowest priority first.
     """
     if not quota.limited or not incoming:
         return Plan([], [])
     held = _Held(existing)
     pool = sorted(
         (c for c in existing if c.priority is not Priority.CRITICAL and (evictable is None or evictable(c))),
-        key=lambda c: (*eviction_key(c.priority, c.lineage, c.last_used, c.access_count), c.id),
+        key=lambda c: (
+            0 if reclaim is not None and reclaim(c) else 1,
+            *eviction_key(c.priority, c.lineage, c.last_used, c.access_count),
+            c.id,
+        ),
     )
     victims: list[Candidate] = []
     refused: list[int] = []

@@ -17,6 +17,7 @@ Layout of a record's metadata (all flat, as Chroma requires):
 | ``pm_lineage`` | true when the memory has datasets, refs or a ``lineage`` metadata field |
 | ``pm_hash`` | hash of the whitespace-collapsed content, for dedup |
 | ``pm_bytes`` | UTF-8 size of the content, for byte quotas |
+| ``pm_renewed`` | epoch seconds of its last reinforcement: its lifetime counts from then (absent: from ``pm_stored``) |
 | ``pm_ttl`` | the memory's own ttl in seconds (0: none; the priority's retention applies) |
 | ``pm_thread`` | the conversation the memory is a turn of (absent: none) |
 | ``pm_tslot`` | its thread and creation hour, keyed by namespace: where ``_context`` finds the turns before it |
@@ -37,11 +38,24 @@ from priomem._lexical import keyed, term_key, terms_of
 from priomem._models import SCHEMA_VERSION, Memory
 from priomem._priority import Priority
 
-__all__ = ["NEVER", "decode", "encode", "epoch", "from_epoch", "id_time", "is_live", "new_id", "thread_slot"]
+__all__ = [
+    "NEVER",
+    "RENEWED_KEY",
+    "decode",
+    "encode",
+    "epoch",
+    "from_epoch",
+    "id_time",
+    "is_live",
+    "lifetime_start",
+    "new_id",
+    "thread_slot",
+]
 
 #: ``pm_expires`` of a memory that never expires (Chroma metadata cannot hold None).
 NEVER = 253402300799.0  # 9999-12-31T23:59:59Z
 USER_PREFIX = "m."
+RENEWED_KEY = "pm_renewed"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -159,6 +173,11 @@ def decode(record_id: str, document: str, meta: dict[str, Any], namespace: str) 
         reads=tuple(meta.get("pm_reads") or ()),
         writes=tuple(meta.get("pm_writes") or ()),
     )
+
+
+def lifetime_start(meta: dict[str, Any]) -> datetime:
+    """When a stored memory's lifetime started: its storage, or its last reinforcement."""
+    return from_epoch(max(float(meta.get("pm_stored", 0.0)), float(meta.get(RENEWED_KEY, 0.0) or 0.0)))
 
 
 def is_live(meta: dict[str, Any], now_epoch: float) -> bool:

@@ -10,7 +10,7 @@ embedded Chroma grows with the whole store) and the rest in Python:
 - distribution by data classification (``metadata["classification"]``) and processing
   stage (``metadata["stage"]``: raw, staging, curated, ...), ``"none"`` for neither;
 - lineage: memories that record it, datasets read and written, the most named datasets;
-- compliance records (classified, tagged ``compliance`` or with lineage).
+- compliance records (classified, tagged ``compliance`` or with dataset lineage).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from priomem._pressure import meta_compliance
 from priomem._priority import Priority
 from priomem._quota import Quota
 from priomem._records import NEVER, USER_PREFIX, epoch, from_epoch
@@ -49,7 +50,7 @@ def namespace_stats(store: ChromaStore, ns: str, quota: Quota, *, guaranteed: bo
     by_class: Counter[str] = Counter()
     by_stage: Counter[str] = Counter()
     datasets: Counter[str] = Counter()
-    count = size = expired = expiring = compliance = critical = critical_bytes = 0
+    count = size = expired = expiring = compliance = critical = critical_bytes = ordinary = ordinary_bytes = 0
     with_lineage = reads = writes = 0
     oldest = newest = None
     for row in store.get(ns, documents=False):
@@ -74,9 +75,12 @@ def namespace_stats(store: ChromaStore, ns: str, quota: Quota, *, guaranteed: bo
         by_class[str(classification).lower() if classification is not None else _NONE] += 1
         stage = meta.get(USER_PREFIX + STAGE_KEY)
         by_stage[str(stage).lower() if stage is not None else _NONE] += 1
-        lineage = bool(meta.get("pm_lineage", False))
-        with_lineage += lineage
-        compliance += lineage or classification is not None or "compliance" in (meta.get("pm_tags") or ())
+        with_lineage += bool(meta.get("pm_lineage", False))
+        compliant = meta_compliance(meta)
+        compliance += compliant
+        if not compliant and priority is not Priority.CRITICAL:
+            ordinary += 1
+            ordinary_bytes += nbytes
         read, wrote = meta.get("pm_reads") or (), meta.get("pm_writes") or ()
         reads += bool(read)
         writes += bool(wrote)
@@ -104,6 +108,9 @@ def namespace_stats(store: ChromaStore, ns: str, quota: Quota, *, guaranteed: bo
             # What the non-CRITICAL memories use of the share the CRITICAL reserve leaves them.
             "noncritical_memories": _share(others, quota.noncritical_memories()),
             "noncritical_bytes": _share(other_bytes, quota.noncritical_bytes()),
+            # What the other memories use of the share both reserves leave them.
+            "ordinary_memories": _share(ordinary, quota.ordinary_memories()),
+            "ordinary_bytes": _share(ordinary_bytes, quota.ordinary_bytes()),
         },
         "by_classification": dict(sorted(by_class.items())),
         "by_stage": dict(sorted(by_stage.items())),
@@ -125,14 +132,18 @@ def _add(counters: Iterable[Mapping[str, int]]) -> dict[str, int]:
     return dict(sorted(total.items()))
 
 
-def store_stats(per: Mapping[str, Mapping[str, Any]], store_quota: Quota) -> dict[str, Any]:
-    """Store-wide figures from every namespace's (``per``), against the store quota."""
+def store_stats(
+    per: Mapping[str, Mapping[str, Any]], store_quota: Quota, guarantees: Mapping[str, Quota]
+) -> dict[str, Any]:
+    """Store-wide figures from every namespace's (``per``), against the store quota and
+    the namespaces' guarantees (also those of namespaces that hold nothing yet)."""
     values = list(per.values())
     count = sum(s["count"] for s in values)
     size = sum(s["bytes"] for s in values)
+    limited = store_quota.limited
     guaranteed = {
-        "memories": sum(s["quota"]["max_memories"] or 0 for s in values if s["guaranteed"]),
-        "bytes": sum(s["quota"]["max_bytes"] or 0 for s in values if s["guaranteed"]),
+        "memories": sum(q.max_memories or 0 for q in guarantees.values()) if limited else 0,
+        "bytes": sum(q.max_bytes or 0 for q in guarantees.values()) if limited else 0,
     }
     return {
         "namespaces": dict(per),

@@ -42,10 +42,8 @@ MAX_REFS = 64
 #: Datasets a memory may name as read, and as written (each a Chroma metadata list).
 MAX_DATASETS = 32
 MAX_DATASET_CHARS = 256
-#: A URI (``s3://lake/orders``, ``postgres://db/public.orders``) or a dotted name
-#: (``raw.orders``, ``etl.orders_daily``, ``dbt-core.model``).
-_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s]+")
-_DOTTED = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_][A-Za-z0-9_\-]*)*")
+#: A password in a URI's authority (``scheme://user:secret@host``).
+_URI_PASSWORD = re.compile(r"://[^/@\s]*:[^/@\s]*@")
 MAX_METADATA_STR = 8192
 _INT64 = 2**63 - 1
 _WS = re.compile(r"\s+")
@@ -251,7 +249,11 @@ def validate_ids(value: Any, field: str = "ids", max_count: int | None = None) -
 
 
 def validate_dataset(value: Any, field: str = "dataset") -> str:
-    """One dataset, table or job name: a URI or a dotted name, 1-256 characters, as given."""
+    """One dataset, table or job name, 1-256 characters, kept as given: a URI
+    (``s3://lake/orders``, ``jdbc:postgresql://host/db``, ``urn:li:dataset:...``), a path
+    (``/data/raw/orders.parquet``) or a dotted name (``raw.orders``, ``project:dataset.table``,
+    ``schema."Order Items"``). Spaces only inside double quotes; no control or invisible
+    formatting characters; no password in a URI."""
     if not isinstance(value, str):
         raise WrongTypeError(
             f"{field}: expected a dataset name such as 'raw.orders' or 's3://lake/orders', got "
@@ -259,10 +261,24 @@ def validate_dataset(value: Any, field: str = "dataset") -> str:
             field=field,
         )
     text = value.strip()
-    if not 1 <= len(text) <= MAX_DATASET_CHARS or not (_URI.fullmatch(text) or _DOTTED.fullmatch(text)):
+    unquoted = "".join(part for i, part in enumerate(text.split('"')) if i % 2 == 0)
+    if (
+        not 1 <= len(text) <= MAX_DATASET_CHARS
+        or text.count('"') % 2
+        or any(ch.isspace() for ch in unquoted)
+        or any(ch in "\t\n\r" or unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text)
+        or not any(ch.isalnum() for ch in text)
+    ):
         raise InvalidInputError(
-            f"{field}: {_short(value)} is not a dataset name; use a URI (s3://lake/orders) or a dotted "
-            "name of letters, digits, _ and - (raw.orders), at most 256 characters.",
+            f"{field}: {_short(value)} is not a dataset name; use a URI (s3://lake/orders), a path or a "
+            'dotted name (raw.orders, schema."Order Items"): at most 256 characters, spaces only inside '
+            "double quotes, no control characters.",
+            field=field,
+        )
+    if _URI_PASSWORD.search(text):
+        raise InvalidInputError(
+            f"{field}: the URI carries a password; name the dataset without credentials "
+            "(postgres://host/db), they would be stored and shown with every memory.",
             field=field,
         )
     _check_text(text, field)

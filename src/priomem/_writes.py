@@ -20,7 +20,7 @@ from priomem._errors import InvalidInputError
 from priomem._models import Memory
 from priomem._pressure import Pressure
 from priomem._recall import run_soon
-from priomem._records import decode, encode, epoch, new_id
+from priomem._records import RENEWED_KEY, decode, encode, epoch, new_id
 from priomem._requests import Item
 from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
@@ -99,6 +99,9 @@ def write_namespace(
             (fresh if item.hash in fresh else reinforced)[item.hash] = memory
         out.append((index, memory))
     evicted: list[Memory] = []
+    promoted = [m for h, m in reinforced.items() if m.priority > existing[h].priority]
+    if promoted:  # raised to CRITICAL by the same text: it must still fit the rules
+        core.pressure.check_promotion(namespace, promoted, now_e)
     if fresh:
         new = list(fresh.values())
         # Plan first: a refused write must leave everything as it was.
@@ -108,7 +111,10 @@ def write_namespace(
             evicted = core.pressure.evict(victims, namespace)
     if reinforced:
         changed = list(reinforced.values())
-        core.store.update_metadata(namespace, [m.id for m in changed], [encode(m)[1] for m in changed])
+        # pm_renewed: its lifetime now counts from this reinforcement (see reapply_retention).
+        core.store.update_metadata(
+            namespace, [m.id for m in changed], [{**encode(m)[1], RENEWED_KEY: now_e} for m in changed]
+        )
     latest = {
         **{m.content_hash: m for m in fresh.values()},
         **{m.content_hash: m for m in reinforced.values()},
@@ -184,14 +190,8 @@ def _reinforce(
     ttl = item.ttl if item.ttl is not None else base.ttl
     if item.ttl is not None and base.ttl is not None:
         ttl = max(item.ttl, base.ttl)
-    new_expiry = retention.expiry(priority, ttl, metadata, now)
-    expires = None if base.expires_at is None or new_expiry is None else max(base.expires_at, new_expiry)
-    if (
-        new_expiry is not None
-        and expires is not None
-        and metadata.get("classification") != base.metadata.get("classification")
-    ):
-        expires = min(expires, new_expiry)  # a stricter classification caps the lifetime
+    # Its lifetime counts from now, under the rules in force (as reapply_retention counts it).
+    expires = retention.expiry(priority, ttl, metadata, now)
     tags = base.tags + tuple(t for t in item.tags if t not in base.tags)
     refs = base.refs + tuple(r for r in item.refs if r not in base.refs)
     reads = base.reads + tuple(r for r in item.reads if r not in base.reads)

@@ -68,7 +68,7 @@ def test_every_deletion_path_leaves_no_text_and_no_vector(tmp_path: Path) -> Non
         assert engine.sweep() == 40
         gone.update({t.split()[0]: t for t in expired})
         # Eviction: a full namespace drops its LOW memories first.
-        engine.set_quota("q", max_memories=30)
+        engine.set_quota("q", max_memories=30, compliance_reserve=0)
         low = [_text(rng, f"Fig{i:04d}Zq") for i in range(25)]
         engine.remember_many([{"content": t, "namespace": "q", "priority": "low"} for t in low])
         high = [_text(rng, f"Date{i:04d}Zq") for i in range(20)]
