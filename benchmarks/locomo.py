@@ -221,7 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     conversations = [cut(c, args.sessions, args.questions) for c in load(args.data, limit=args.conversations)]
     n_turns = sum(len(c.turns) for c in conversations)
     n_questions = sum(len(c.questions) for c in conversations)
-    settings = Settings()  # defaults, not the developer's PRIOMEM_* environment
+    settings = Settings(embed_backend=args.backend)  # defaults, not the developer's PRIOMEM_* environment
     with tempfile.TemporaryDirectory(prefix="priomem-locomo-") as folder:
         client = chromadb.PersistentClient(path=folder, settings=ChromaSettings(anonymized_telemetry=False))
         with MemoryEngine(client=client, settings=settings) as engine:
@@ -345,6 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "locomo")
     parser.add_argument("--baselines", action="store_true", help="also measure plain cosine, BM25 and RRF")
     parser.add_argument("--conversations", type=int, default=None, help="only the first N conversations")
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "onnx", "torch"],
+        default="auto",
+        help="how the model runs (PRIOMEM_EMBED_BACKEND)",
+    )
     parser.add_argument("--sessions", type=int, default=None, help="only the first N sessions of each")
     parser.add_argument("--questions", type=int, default=None, help="only the first N questions of each")
     args = parser.parse_args(argv)

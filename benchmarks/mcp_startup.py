@@ -35,12 +35,15 @@ def _reader(stream: Any, inbox: queue.Queue[bytes | None]) -> None:
     inbox.put(None)
 
 
-def one_run(store: Path, embedder: str, share: bool, timeout: float = 180.0) -> tuple[float, float, float]:
+def one_run(
+    store: Path, embedder: str, share: bool, backend: str = "auto", timeout: float = 180.0
+) -> tuple[float, float, float]:
     """Seconds from spawn to: the initialize answer, the tools/list answer, the first recall answer."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIOMEM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIOMEM_") or k == "PRIOMEM_CACHE_DIR"}
     env.update(
         PRIOMEM_PATH=str(store),
         PRIOMEM_EMBEDDER=embedder,
+        PRIOMEM_EMBED_BACKEND=backend,
         PRIOMEM_MCP_SHARE="true" if share else "false",
         ANONYMIZED_TELEMETRY="False",
         HF_HUB_OFFLINE="1",
@@ -110,31 +113,45 @@ def main() -> None:
     parser.add_argument("-n", "--repeat", type=int, default=5, help="measured repetitions (default 5)")
     parser.add_argument("--embedder", choices=["default", "hash"], default="default")
     parser.add_argument("--share", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--backends",
+        default="auto",
+        help="comma-separated PRIOMEM_EMBED_BACKEND values, run interleaved (e.g. torch,auto); the "
+        "warm-up run of 'auto' makes the ONNX export if the cache has none",
+    )
     args = parser.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder) / "store"
-        runs = []
+        runs: dict[str, list[tuple[float, float, float]]] = {b: [] for b in backends}
         for attempt in range(args.repeat + 1):
-            figures = one_run(store, args.embedder, args.share)
-            wait_for_keeper_exit(store)
-            label = "warm-up" if attempt == 0 else f"run {attempt}"
-            print(
-                f"{label:>8}: initialize {figures[0]:.2f}s  tools/list {figures[1]:.2f}s  first recall {figures[2]:.2f}s"
-            )
-            if attempt:
-                runs.append(figures)
+            for backend in backends:
+                figures = one_run(store, args.embedder, args.share, backend)
+                wait_for_keeper_exit(store)
+                if attempt == 0 and backend != "torch" and args.embedder == "default":
+                    from priomem._onnx import export
+
+                    export()  # the warm-up started it in the background: wait for it
+                label = "warm-up" if attempt == 0 else f"run {attempt}"
+                print(
+                    f"{label:>8} {backend:>5}: initialize {figures[0]:.2f}s  tools/list {figures[1]:.2f}s  "
+                    f"first recall {figures[2]:.2f}s"
+                )
+                if attempt:
+                    runs[backend].append(figures)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(
-        f"\nspawn -> answer, median of {len(runs)} (embedder={args.embedder}, share={args.share}, "
-        f"{os.cpu_count()} CPUs, load average {load:.1f}):"
-    )
-    for index, name in enumerate(["initialize", "tools/list", "first recall"]):
-        values = [run[index] for run in runs]
+    for backend, measured in runs.items():
         print(
-            f"  {name:<13} median {statistics.median(values):.2f}s  min {min(values):.2f}s  max {max(values):.2f}s"
+            f"\nspawn -> answer, median of {len(measured)} (embedder={args.embedder}, backend={backend}, "
+            f"share={args.share}, {os.cpu_count()} CPUs, load average {load:.1f}):"
         )
+        for index, name in enumerate(["initialize", "tools/list", "first recall"]):
+            values = [run[index] for run in measured]
+            print(
+                f"  {name:<13} median {statistics.median(values):.2f}s  min {min(values):.2f}s  max {max(values):.2f}s"
+            )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,13 @@ import pytest
 from priomem import HashEmbedder, MemoryEngine, SentenceTransformerEmbedder, Settings
 from priomem._store import ephemeral_client
 
+# Exports of the model to ONNX (made by servers and the CLI on their first start) go to a
+# folder of this test session, never to the developer's cache; subprocesses inherit it.
+if "PRIOMEM_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["PRIOMEM_CACHE_DIR"] = tempfile.mkdtemp(prefix="priomem-test-cache-")
+
 
 @pytest.fixture
 def chroma_client() -> Iterator[object]:

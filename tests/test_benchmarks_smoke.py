@@ -88,3 +88,12 @@ def test_compaction_smoke_times_compaction_and_the_heap_clearing(tmp_path: Path)
     assert isinstance(rows, list) and rows[0]["compact_s"] > 0
     heap = result["heap_clearing"]
     assert isinstance(heap, dict) and heap["recall_ratio"] > 0
+
+
+@pytest.mark.integration
+def test_embedding_smoke_compares_both_backends(tmp_path: Path) -> None:
+    stdout, result = run_smoke("embedding.py", tmp_path)
+    assert "torch vs ONNX Runtime" in stdout and "lowest cosine between them" in stdout
+    assert result["min_cosine"] >= 0.999
+    assert set(result["ratios"]) == {"single_p50", "short_batch", "long_batch", "load"}
+    assert [r["torch"] for r in result["loads"]["onnx"]] == [False]  # no torch import once exported

@@ -63,3 +63,17 @@ def test_settings_choose_the_embedder(chroma_client: object) -> None:
 
     with MemoryEngine(client=chroma_client, settings=Settings(embedder="hash")) as engine:
         assert isinstance(engine.embedder, HashEmbedder)
+
+
+def test_the_embed_backend_is_chosen_by_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from priomem import SentenceTransformerEmbedder
+    from priomem._engine import default_embedder
+    from priomem._onnx import AutoEmbedder, OnnxEmbedder
+
+    monkeypatch.setenv("PRIOMEM_EMBED_BACKEND", "torch")
+    assert Settings.from_env().embed_backend == "torch"
+    assert isinstance(default_embedder(Settings(embed_backend="torch")), SentenceTransformerEmbedder)
+    assert isinstance(default_embedder(Settings(embed_backend="onnx")), OnnxEmbedder)
+    assert isinstance(default_embedder(Settings()), AutoEmbedder)
+    with pytest.raises(InvalidInputError, match="embed_backend"):
+        Settings(embed_backend="cuda")

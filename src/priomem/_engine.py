@@ -60,7 +60,13 @@ def default_embedder(settings: Settings) -> Embedder:
     """The embedder ``settings.embedder`` names: the real model, or the hash embedder for tests."""
     if settings.embedder == "hash":
         return HashEmbedder(384)
-    return SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
+    if settings.embed_backend == "torch":
+        return SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
+    from priomem._onnx import AutoEmbedder, OnnxEmbedder
+
+    if settings.embed_backend == "onnx":
+        return OnnxEmbedder(batch_size=settings.embed_batch_size)
+    return AutoEmbedder(batch_size=settings.embed_batch_size)
 
 
 @dataclass(frozen=True, slots=True)

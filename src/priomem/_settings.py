@@ -21,6 +21,7 @@ environment at import time.
 | ``PRIOMEM_CRITICAL_RESERVE`` | ``critical_reserve`` | ``0.15`` |
 | ``PRIOMEM_COMPLIANCE_RESERVE`` | ``compliance_reserve`` | ``0.05`` |
 | ``PRIOMEM_LOG_LEVEL`` | ``log_level`` | ``WARNING`` |
+| ``PRIOMEM_EMBED_BACKEND`` | ``embed_backend`` | ``auto``: ONNX Runtime once its export is cached (made in the background on first start), torch until then; ``onnx``; ``torch`` |
 | ``PRIOMEM_EMBEDDER`` | ``embedder`` | ``default`` (all-MiniLM-L6-v2); ``hash``: the fast, meaning-blind test embedder |
 """
 
@@ -100,6 +101,8 @@ class Settings:
     hnsw_max_neighbors: int = 32
     log_level: str = "WARNING"
     embedder: str = "default"
+    #: How the default model runs: "auto" (ONNX once exported, torch until then), "onnx", "torch".
+    embed_backend: str = "auto"
     #: Compact an embedded store with deletions when it closes (see ``MemoryEngine.compact``).
     compact_on_close: bool = True
 
@@ -111,6 +114,12 @@ class Settings:
         if self.embedder not in {"default", "hash"}:
             raise InvalidInputError(
                 f"settings.embedder: {self.embedder!r} is unknown; use 'default' or 'hash'.", field="embedder"
+            )
+        if self.embed_backend not in {"auto", "onnx", "torch"}:
+            raise InvalidInputError(
+                f"settings.embed_backend: {self.embed_backend!r} is unknown; use 'auto', 'onnx' or 'torch' "
+                "(PRIOMEM_EMBED_BACKEND).",
+                field="embed_backend",
             )
         if self.path is not None and not isinstance(self.path, Path):
             object.__setattr__(self, "path", Path(self.path))
@@ -148,6 +157,8 @@ class Settings:
             values["log_level"] = raw.upper()
         if (raw := get("EMBEDDER")) is not None:
             values["embedder"] = raw.lower()
+        if (raw := get("EMBED_BACKEND")) is not None:
+            values["embed_backend"] = raw.strip().lower()
         if (raw := get("HYBRID")) is not None:
             values["hybrid"] = _parse_bool(raw, "PRIOMEM_HYBRID")
         if (raw := get("COMPACT_ON_CLOSE")) is not None:

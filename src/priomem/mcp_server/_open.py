@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import logging
 
-from priomem import Embedder, HashEmbedder, MemoryEngine, SentenceTransformerEmbedder, Settings
+from priomem import Embedder, MemoryEngine, Settings
 from priomem.mcp_server._config import ServerConfig
 from priomem.mcp_server._holder import Opener
 from priomem.mcp_server._sharing import Lease, PendingLease, attach
@@ -23,11 +23,11 @@ log = logging.getLogger("priomem.mcp")
 
 
 def embedder_for(settings: Settings) -> Embedder:
-    """The embedder ``settings.embedder`` names (constructed only: the model loads later)."""
-    if getattr(settings, "embedder", "default") == "hash":
-        # 384 like the real model and the engine's own 'hash' choice, so the CLI can read the store.
-        return HashEmbedder(384)
-    return SentenceTransformerEmbedder(batch_size=settings.embed_batch_size)
+    """The embedder ``settings`` name, as the engine would choose it (constructed only: the
+    model loads later, on the holder's model thread)."""
+    from priomem._engine import default_embedder
+
+    return default_embedder(settings)
 
 
 def start_sharing(config: ServerConfig) -> PendingLease | None:
