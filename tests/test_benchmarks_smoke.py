@@ -95,5 +95,5 @@ def test_embedding_smoke_compares_both_backends(tmp_path: Path) -> None:
     stdout, result = run_smoke("embedding.py", tmp_path)
     assert "torch vs ONNX Runtime" in stdout and "lowest cosine between them" in stdout
     assert result["min_cosine"] >= 0.999
-    assert set(result["ratios"]) == {"single_p50", "short_batch", "long_batch", "load"}
+    assert {"single_p50", "short_batch", "long_batch", "load"} <= set(result["ratios"])
     assert [r["torch"] for r in result["loads"]["onnx"]] == [False]  # no torch import once exported
