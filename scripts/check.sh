@@ -5,6 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh all,dev
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  echo "== installing chromium for the browser tests" >&2
+  if [ "$(id -u)" = 0 ]; then apt=(apt-get); else apt=(sudo -n apt-get); fi
+  ("${apt[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq chromium >/dev/null) \
+    || echo "warning: could not install chromium (apt-get install chromium as root); the browser tests will fail" >&2
+fi
 . .venv/bin/activate
 echo "== ruff format" >&2
 ruff format --check --quiet src tests benchmarks examples

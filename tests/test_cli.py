@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from priomem.cli import main
+from priomem.cli import build_parser, main
 
 
 @pytest.fixture
@@ -213,3 +213,53 @@ def test_thread_compact_and_check(cli) -> None:  # type: ignore[no-untyped-def]
     assert code == 0 and json.loads(out) == {"rebuilt_namespaces": []}  # closing compacted already
     code, out, _ = cli("check")
     assert code == 0 and out.strip() == "default: ok"
+
+
+# -- a newcomer's daily use (issue 15, case 4) --------------------------------------------
+@pytest.mark.integration
+def test_a_closed_pipe_and_export_to_import_through_pipes(tmp_path: Path) -> None:
+    env = {**os.environ, "PRIOMEM_PATH": str(tmp_path / "a"), "PRIOMEM_EMBEDDER": "hash"}
+    env.pop("PRIOMEM_URL", None)
+    priomem = [sys.executable, "-m", "priomem"]
+    items = json.dumps([{"content": f"orders note {i} " + "x" * 200} for i in range(300)])
+    seed = "import json,sys; from priomem import MemoryEngine; MemoryEngine().remember_many(json.loads(sys.argv[1]))"
+    subprocess.run([sys.executable, "-c", seed, items], env=env, check=True, timeout=120)
+    for command in (["--json", "list", "--limit", "300"], ["-q", "export", "-"]):
+        head = subprocess.Popen([*priomem, *command], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert head.stdout is not None
+        head.stdout.read(100)
+        head.stdout.close()
+        assert head.wait(timeout=120) in (0, 141)
+        assert head.stderr is not None and b"Traceback" not in head.stderr.read()
+    exported = subprocess.run([*priomem, "--json", "export", "-"], env=env, capture_output=True, timeout=120)
+    assert exported.returncode == 0 and not exported.stdout.rstrip().endswith(b"null")
+    into = {**env, "PRIOMEM_PATH": str(tmp_path / "b")}
+    imported = subprocess.run(
+        [*priomem, "--json", "import", "-"], env=into, input=exported.stdout, capture_output=True, timeout=120
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["imported"] == 300
+
+
+def test_cli_messages_name_the_flags(cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("forget")
+    assert code == 1 and "--everything" in err
+    code, _, err = cli("get", "NOPE")
+    assert code == 1 and "no memory 'NOPE'" in err
+    code, _, err = cli("erase", "--all-namespaces", "-n", "x", "--yes")
+    assert code == 1 and "--all-namespaces needs --subject" in err
+    help_text = build_parser()._subparsers._group_actions[0].choices["forget"].format_help()  # type: ignore[union-attr]
+    assert "carry all these comma-separated tags" in help_text and "at most this important" in help_text
+
+
+def test_version_and_doctor(cli, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("priomem ")
+    cli("remember", "x")
+    code, out, _ = cli("doctor", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["model"] == "hash-embedder-384" and report["namespaces"] == 1
+    assert report["versions"]["chromadb"] and report["embed_backend"] == "auto"
+    code, out, _ = cli("doctor")
+    assert code == 0 and "store:" in out and "backend auto" in out

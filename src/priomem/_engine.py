@@ -510,7 +510,7 @@ class MemoryEngine:
         if wanted is None and flt.empty and not everything:
             raise InvalidInputError(
                 f"forget needs ids or a filter (tags, lineage, before, max_priority); to empty namespace {ns!r} "
-                "pass everything=True.",
+                "pass everything=True (priomem forget --everything).",
                 field="ids",
             )
         if wanted is not None and not wanted:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from priomem import __version__
 from priomem._engine import MemoryEngine
-from priomem._errors import InvalidInputError, PriomemError, StoreError
+from priomem._errors import InvalidInputError, NotFoundError, PriomemError, StoreError
 from priomem._models import Memory, RecallHit
 from priomem._settings import Settings
 
@@ -67,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Times take ISO 8601 or relative forms such as 48h, 7d, 2w. Priorities: low, medium, high, critical.",
     )
     _global_options(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"priomem {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
@@ -114,12 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("forget", "delete memories by id or by filter")
     p.add_argument("ids", nargs="*", help="ids to forget")
-    p.add_argument("--tags", "-t", type=_tags)
+    p.add_argument("--tags", "-t", type=_tags, help="memories that carry all these comma-separated tags")
     p.add_argument("--lineage", "-l", type=_tags, help="memories that read or wrote all these datasets")
     p.add_argument("--before", help="created before, e.g. 30d or 2026-01-01")
-    p.add_argument("--max-priority")
+    p.add_argument("--max-priority", help="only memories at most this important (low, medium, high)")
     p.add_argument("--everything", action="store_true", help="empty the namespace")
     p.add_argument("--dry-run", action="store_true", help="only show what would be forgotten")
+
+    add("doctor", "what a bug report needs: versions, store, model and backend, namespaces")
 
     p = add("lineage", "where a dataset comes from and what depends on it")
     p.add_argument("name", help="a dataset, table or job: raw.orders, s3://lake/orders")
@@ -264,8 +270,10 @@ def _recall(engine: MemoryEngine, args: argparse.Namespace) -> Any:
 def _get(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     memory = engine.get(args.id, namespace=args.namespace)
     if memory is None:
-        raise PriomemError(
-            f"no memory {args.id!r} in namespace {args.namespace or engine.settings.default_namespace!r}; check the id with 'priomem list'."
+        raise NotFoundError(
+            f"no memory {args.id!r} in namespace {args.namespace or engine.settings.default_namespace!r}; "
+            "check the id with 'priomem list'.",
+            field="id",
         )
     return memory.to_dict() if args.json else _show(memory)
 
@@ -424,7 +432,13 @@ def _consolidate(engine: MemoryEngine, args: argparse.Namespace) -> Any:
 
 def _erase(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     if not args.subject and not args.namespace:
-        raise PriomemError("erase needs --subject, --namespace, or both.")
+        raise InvalidInputError("erase needs --subject, --namespace, or both.")
+    if args.all_namespaces:
+        if not args.subject:
+            raise InvalidInputError(
+                "erase --all-namespaces needs --subject (whose memories to erase everywhere)."
+            )
+        args.namespace = None
     what = f"subject {args.subject!r}" if args.subject else f"the whole namespace {args.namespace!r}"
     if args.subject and args.namespace:
         what += f" in namespace {args.namespace!r}"
@@ -477,9 +491,54 @@ def _audit(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     )
 
 
-def _purge(settings: Settings, args: argparse.Namespace) -> Any:
-    from pathlib import Path
+def _doctor(settings: Settings, args: argparse.Namespace) -> Any:
+    """Versions, the store, the model and its backend; works when the store does not open."""
+    import platform
+    from importlib import metadata
 
+    from priomem._onnx import MANIFEST, cache_dir
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    packages = ["priomem", "chromadb", "onnxruntime", "tokenizers", "torch", "sentence-transformers", "mcp"]
+    export = cache_dir() / MANIFEST
+    report: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {name: version(name) for name in packages},
+        "store": args.url or settings.url or str(Path(args.path) if args.path else settings.resolved_path()),
+        "embedder": settings.embedder,
+        "embed_backend": settings.embed_backend,
+        "onnx_export": str(export.with_name(export.stem + ".onnx")) if export.exists() else None,
+    }
+    try:
+        with MemoryEngine(path=args.path, url=args.url, settings=settings) as engine:
+            report["model"] = engine.embedder.name
+            report["namespaces"] = len(engine.namespaces())
+    except PriomemError as exc:
+        report["store_error"] = exc.message
+    if args.json:
+        return report
+    lines = [f"priomem {report['versions']['priomem']} on Python {report['python']} ({report['platform']})"]
+    lines += [
+        f"  {name}: {v or 'not installed'}" for name, v in report["versions"].items() if name != "priomem"
+    ]
+    lines.append(f"store: {report['store']}")
+    if "store_error" in report:
+        lines.append(f"  cannot open it: {report['store_error']}")
+    else:
+        lines.append(f"  model {report['model']}, {report['namespaces']} namespaces")
+    backend = settings.embed_backend
+    onnx = report["onnx_export"] or "not exported yet (made in the background on first use)"
+    lines.append(f"embedder: {settings.embedder}, backend {backend}; ONNX export: {onnx}")
+    return "\n".join(lines)
+
+
+def _purge(settings: Settings, args: argparse.Namespace) -> Any:
     from priomem._folders import purge_folder
 
     folder = Path(args.path) if args.path else settings.resolved_path()
@@ -597,6 +656,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command == "purge":
             result = _purge(settings, args)
+        elif args.command == "doctor":
+            result = _doctor(settings, args)
         else:
             with MemoryEngine(path=args.path, url=args.url, settings=settings) as engine:
                 result = COMMANDS[args.command](engine, args)
@@ -606,6 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("priomem: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # while a command streamed to stdout (export -)
+        return _pipe_closed()
     except Exception as exc:  # the CLI reports, never dumps a traceback on users
         print(
             f"priomem: unexpected error: {type(exc).__name__}: {exc} (set PRIOMEM_LOG_LEVEL=DEBUG for details)",
@@ -613,11 +676,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         logging.getLogger("priomem").debug("traceback", exc_info=True)
         return 1
-    if args.json:
-        print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
-    elif result is not None:
-        print(result)
+    try:
+        if result is None:
+            pass  # the command wrote its own output (export to stdout)
+        elif args.json:
+            print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+        else:
+            print(result)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _pipe_closed()
     return 0
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout went away (``priomem ... | head``): stop quietly, as Unix tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail again
+    return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
 
 
 if __name__ == "__main__":  # pragma: no cover
