@@ -71,7 +71,7 @@ class _Args(BaseModel):
 
 
 class RememberArgs(_Args):
-    """Arguments of ``remember``."""
+    """Arguments of remember."""
 
     content: str = Field(
         description="The fact, event or decision to remember, as one self-contained statement."
@@ -117,7 +117,7 @@ class RememberArgs(_Args):
 
 
 class RememberResult(BaseModel):
-    """What ``remember`` returns."""
+    """What remember returns."""
 
     id: str
     namespace: str
@@ -130,7 +130,7 @@ class RememberResult(BaseModel):
 
 
 class RecallArgs(_Args):
-    """Arguments of ``recall``."""
+    """Arguments of recall."""
 
     query: str = Field(
         description="What you want to know, in natural language (words and meaning both count)."
@@ -163,12 +163,15 @@ class RecallHitOut(BaseModel):
     tags: list[str]
     created_at: str
     parts: dict[str, float] = Field(
-        description="What the score was made of (similarity, lexical, priority, recency, access)."
+        description=(
+            "What the score was made of, each 0-1: similarity (of meaning), lexical (word matches), "
+            "relevance (the two fused), and the priority, recency and access boosts."
+        )
     )
 
 
 class RecallResult(BaseModel):
-    """What ``recall`` returns."""
+    """What recall returns."""
 
     namespace: str
     hits: list[RecallHitOut]
@@ -176,7 +179,7 @@ class RecallResult(BaseModel):
 
 
 class ForgetArgs(_Args):
-    """Arguments of ``forget``."""
+    """Arguments of forget."""
 
     ids: list[str] | None = Field(default=None, description="Ids of the memories to forget.")
     namespace: str | None = Field(default=None, description="Whose memory. Omit for the default.")
@@ -192,7 +195,7 @@ class ForgetArgs(_Args):
 
 
 class ForgetResult(BaseModel):
-    """What ``forget`` returns."""
+    """What forget returns."""
 
     namespace: str
     count: int
@@ -464,17 +467,22 @@ def _pack_result(
     return result
 
 
-def tool_schemas(style: Literal["openai", "anthropic", "json"] = "openai") -> list[dict[str, Any]]:
+def tool_schemas(
+    style: Literal["openai", "anthropic", "json"] = "openai", *, max_k: int | None = None
+) -> list[dict[str, Any]]:
     """The three tools as function-calling definitions.
 
     ``openai``: ``[{"type": "function", "function": {"name", "description", "parameters"}}]``;
     ``anthropic``: ``[{"name", "description", "input_schema"}]``; ``json``: name,
-    description and JSON Schema of the arguments.
+    description and JSON Schema of the arguments. ``max_k``: the largest ``k`` the caller
+    will accept (a server's limit), so the schema says what the server does.
     """
     out: list[dict[str, Any]] = []
     for spec in TOOL_SPECS.values():
         schema = spec.args.model_json_schema()
         schema.pop("title", None)
+        if max_k is not None and "k" in schema.get("properties", {}):
+            schema["properties"]["k"]["maximum"] = min(int(schema["properties"]["k"]["maximum"]), max_k)
         if style == "openai":
             out.append(
                 {

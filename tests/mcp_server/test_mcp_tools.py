@@ -236,3 +236,14 @@ async def test_lineage_through_the_tools(server_for: Any) -> None:
     assert [h["id"] for h in found.structured_content["hits"]] == [job.structured_content["id"]]  # type: ignore[index]
     assert bad.is_error and "writes" in bad.content[0].text  # type: ignore[union-attr]
     assert dry.structured_content["count"] == 1  # type: ignore[index]
+
+
+async def test_the_schema_says_what_the_server_accepts(server_for: Any) -> None:
+    async with Client(server_for(max_k=100)) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        over = await client.call_tool("recall", {"query": "x", "k": 101})
+    assert tools["recall"].input_schema["properties"]["k"]["maximum"] == 100
+    assert over.is_error and "limit of 100" in over.content[0].text  # type: ignore[union-attr]
+    text = json.dumps([t.model_dump(mode="json") for t in tools.values()])
+    assert "``" not in text  # reStructuredText is for Python readers
+    assert "relevance" in json.dumps(tools["recall"].output_schema)

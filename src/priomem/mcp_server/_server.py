@@ -194,7 +194,7 @@ def mcp_tools(runner: ToolRunner) -> list[Tool]:
     Built directly rather than with ``@server.tool()``: the decorator derives the input
     schema from a Python signature, which would be a second definition of the arguments.
     """
-    schemas = {entry["name"]: entry for entry in tool_schemas("json")}
+    schemas = {entry["name"]: entry for entry in tool_schemas("json", max_k=runner.max_k)}
     tools = []
     for spec in TOOL_SPECS.values():
         tools.append(
