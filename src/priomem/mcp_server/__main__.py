@@ -47,6 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PriomemError as exc:
         sys.stderr.write(f"priomem-mcp: error: {exc}\n")
         return 2
+    try:
+        from priomem._extras import require
+
+        require("mcp", "mcp", "anyio", "uvicorn", "starlette", what="priomem-mcp")
+    except ImportError as exc:
+        sys.stderr.write(f"priomem-mcp: error: {exc}\n")
+        return 2
     _configure_logging(config.log_level)
     from priomem.mcp_server._open import embedder_for, engine_opener, start_sharing
 

@@ -13,9 +13,21 @@ Install with ``pip install "priomem[langchain]"``. Each takes the engine as ``en
 The LangGraph store lives in :mod:`priomem.adapters.langgraph`.
 """
 
-from priomem.adapters.langchain.memory import Classifier, PriomemMemory, default_classifier
-from priomem.adapters.langchain.retriever import PriomemRetriever, hit_to_document
-from priomem.adapters.langchain.tools import make_memory_tools
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from priomem._extras import require
+
+# The retriever and the tools need only langchain-core (a LangChain v1 or LangGraph setup
+# has it); the classic memory also needs langchain-classic, imported only when used.
+require("langchain", "langchain_core", what="priomem.adapters.langchain")
+
+if TYPE_CHECKING:
+    from priomem.adapters.langchain.memory import Classifier, PriomemMemory, default_classifier
+    from priomem.adapters.langchain.retriever import PriomemRetriever, hit_to_document
+    from priomem.adapters.langchain.tools import make_memory_tools
 
 __all__ = [
     "Classifier",
@@ -25,3 +37,23 @@ __all__ = [
     "hit_to_document",
     "make_memory_tools",
 ]
+
+_WHERE = {
+    "Classifier": "memory",
+    "PriomemMemory": "memory",
+    "default_classifier": "memory",
+    "PriomemRetriever": "retriever",
+    "hit_to_document": "retriever",
+    "make_memory_tools": "tools",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'priomem.adapters.langchain' has no attribute {name!r}")
+    if module == "memory":
+        require("langchain", "langchain_classic", what=f"priomem.adapters.langchain.{name} (classic memory)")
+    value = getattr(importlib.import_module(f"priomem.adapters.langchain.{module}"), name)
+    globals()[name] = value
+    return value

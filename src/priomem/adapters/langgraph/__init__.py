@@ -9,6 +9,10 @@ Install with ``pip install "priomem[langgraph]"``::
     graph = builder.compile(store=store)
 """
 
-from priomem.adapters.langgraph.store import PriomemStore
+from priomem._extras import require
+
+require("langgraph", "langgraph", what="priomem.adapters.langgraph")
+
+from priomem.adapters.langgraph.store import PriomemStore  # noqa: E402
 
 __all__ = ["PriomemStore"]
