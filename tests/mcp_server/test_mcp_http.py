@@ -262,3 +262,34 @@ def test_headers_that_trickle_in_are_cut_off(served: str) -> None:
                 break
     assert closed, "a connection whose headers never end was kept open"
     assert time.monotonic() - started >= HEADER_TIMEOUT - 1
+
+
+def test_the_http_server_says_where_it_serves_and_refuses_a_taken_port(tmp_path: Path) -> None:
+    # Issue 15, case 5: nothing was printed at start; a busy port gave uvicorn's raw
+    # [Errno 98] after the keeper and `chroma run` had started.
+    store = tmp_path / "store"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*SERVER, "--transport", "http", "--port", str(port), "--path", str(store), "--embedder", "hash"],
+            env=server_env(store),
+            capture_output=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert b"--port: cannot listen on 127.0.0.1:" in done.stderr and b"Traceback" not in done.stderr
+    assert not (store / "mcp-share").exists()  # no keeper was started
+    port = free_port()
+    proc = subprocess.Popen(
+        [*SERVER, "--transport", "http", "--port", str(port), "--no-share", "--embedder", "hash"],
+        env=server_env(store),
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    try:
+        first = proc.stderr.readline()  # the first thing it says, whatever the log level
+    finally:
+        stop(proc)
+    assert first.decode().strip() == f"priomem-mcp: serving MCP at http://127.0.0.1:{port}/mcp"

@@ -55,6 +55,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"priomem-mcp: error: {exc}\n")
         return 2
     _configure_logging(config.log_level)
+    sock = None
+    if config.transport != "stdio":
+        from priomem.mcp_server._config import bind
+
+        try:  # before anything starts: a taken port is a clear error, and no keeper is left behind
+            sock = bind(config.host, config.port)
+        except PriomemError as exc:
+            sys.stderr.write(f"priomem-mcp: error: {exc}\n")
+            return 2
     from priomem.mcp_server._open import embedder_for, engine_opener, start_sharing
 
     # The shared store's keeper starts now, in parallel with loading the SDK below.
@@ -90,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config.transport == "stdio":
             anyio.run(server.run_stdio_async)
         else:
-            anyio.run(serve_http, server, config, holder)
+            anyio.run(serve_http, server, config, holder, sock)
     except _Terminated:
         status = 0
     except KeyboardInterrupt:

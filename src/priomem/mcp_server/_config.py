@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import ipaddress
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from typing import Any, Literal
 from priomem import InvalidInputError, Settings, __version__
 from priomem.mcp_server._auth import Grant, load_tokens
 
-__all__ = ["DEFAULT_PORT", "ServerConfig", "build_parser", "is_loopback", "parse_config"]
+__all__ = ["DEFAULT_PORT", "ServerConfig", "bind", "build_parser", "is_loopback", "parse_config"]
 
 DEFAULT_PORT = 8765
 DEFAULT_MAX_K = 100
@@ -272,3 +273,21 @@ def _pick_bool(flag: bool | None, raw: str | None, name: str, default: bool) -> 
     raise InvalidInputError(
         f"PRIOMEM_MCP_{name}: {raw!r} is not a boolean; use true or false.", field="PRIOMEM_MCP_" + name
     )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: a free one); a clear error when taken."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise InvalidInputError(
+            f"--port: cannot listen on {host}:{port} ({exc.strerror or exc}); choose another port with --port.",
+            field="port",
+        ) from None
+    sock.set_inheritable(True)
+    return sock

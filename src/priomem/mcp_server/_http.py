@@ -10,6 +10,8 @@ cannot reach a server on the user's machine through a rebound DNS name.
 from __future__ import annotations
 
 import logging
+import socket
+import sys
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -73,9 +75,13 @@ def build_http_app(server: MCPServer[Any], config: ServerConfig, holder: EngineH
 
 
 async def serve_http(
-    server: MCPServer[Any], config: ServerConfig, holder: EngineHolder | None = None
+    server: MCPServer[Any],
+    config: ServerConfig,
+    holder: EngineHolder | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve until interrupted (uvicorn handles SIGINT and SIGTERM gracefully)."""
+    """Serve until interrupted (uvicorn handles SIGINT and SIGTERM gracefully), on ``sock``
+    when given (already bound: see ``priomem.mcp_server._config.bind``)."""
     import uvicorn
 
     from priomem.mcp_server._limits import uvicorn_limits
@@ -97,7 +103,13 @@ async def serve_http(
         # Header size and header time bounded, whichever parser uvicorn would pick.
         **uvicorn_limits(),
     )
-    log.info("serving MCP at http://%s:%d%s", config.host, config.port, MCP_PATH)
+    port = sock.getsockname()[1] if sock is not None else config.port
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    # Said whatever the log level: a user who starts a server needs its address.
+    sys.stderr.write(f"priomem-mcp: serving MCP at http://{host}:{port}{MCP_PATH}\n")
     if config.ui != "off":
-        log.info("serving the memory browser at http://%s:%d/ui/ (%s)", config.host, config.port, config.ui)
-    await uvicorn.Server(uv_config).serve()
+        sys.stderr.write(
+            f"priomem-mcp: serving the memory browser at http://{host}:{port}/ui/ ({config.ui})\n"
+        )
+    sys.stderr.flush()
+    await uvicorn.Server(uv_config).serve(sockets=[sock] if sock is not None else None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from priomem import InvalidInputError
 from priomem.mcp_server._auth import Grant
-from priomem.mcp_server._config import is_loopback
+from priomem.mcp_server._config import bind, is_loopback
 
 if TYPE_CHECKING:
     import uvicorn
@@ -48,24 +47,6 @@ def check_bind(host: str, grants: Mapping[str, Grant] | None) -> None:
             "127.0.0.1, or give tokens with --tokens-file FILE (see the README's 'See and curate memories in a browser').",
             field="host",
         )
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (port 0: a free one); a clear error when taken."""
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host.strip("[]"), port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise InvalidInputError(
-            f"--port: cannot listen on {host}:{port} ({exc.strerror or exc}); choose another port with --port.",
-            field="port",
-        ) from None
-    sock.set_inheritable(True)
-    return sock
 
 
 def make_server(app: Any, *, log_level: str = "warning") -> uvicorn.Server:
