@@ -85,7 +85,7 @@ def fill(store: Path, count: int, embedder: str, seed: int) -> None:
 
 
 def start_server(store: Path, port: int, embedder: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIOMEM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIOMEM_") or k == "PRIOMEM_CACHE_DIR"}
     env["ANONYMIZED_TELEMETRY"] = "False"
     return subprocess.Popen(
         [sys.executable, "-m", "priomem.mcp_server", "--transport", "http", "--port", str(port), "--path", str(store),

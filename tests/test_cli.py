@@ -239,6 +239,8 @@ def test_a_closed_pipe_and_export_to_import_through_pipes(tmp_path: Path) -> Non
     )
     assert imported.returncode == 0, imported.stderr
     assert json.loads(imported.stdout)["imported"] == 300
+    # stderr is not a terminal here: progress comes as lines, never tqdm's \r redraws (case 6)
+    assert b"\r" not in imported.stderr and b"priomem: import: 300 memories, done" in imported.stderr
 
 
 def test_cli_messages_name_the_flags(cli) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,6 +28,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("priomem")
+#: What slow steps say as they happen (the CLI shows it on stderr).
+progress_log = logging.getLogger("priomem.progress")
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 Matrix = npt.NDArray[np.float32]
@@ -106,7 +109,10 @@ class LazyModel:
             return self._model
         with self._load_lock:
             if self._model is None:
+                started = time.monotonic()
+                progress_log.info("loading the embedding model %s ...", self._name)
                 self._model = self._load()
+                progress_log.info("embedding model loaded in %.1f s", time.monotonic() - started)
         return self._model
 
     def _load(self) -> Any:

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "FORMAT_VERSION", "ImportReport", "export_memories", "import_memories"]
 
 log = logging.getLogger("priomem")
+#: What long operations say as they go (the CLI shows it; see ``priomem.cli``).
+progress_log = logging.getLogger("priomem.progress")
 
 FORMAT = "priomem-export"
 FORMAT_VERSION = 2
@@ -69,9 +71,29 @@ class ImportReport:
     evicted: tuple[str, ...] = ()
 
 
+class _Steps:
+    """Progress where stderr is not a terminal (a log, a pipe): one line per tenth, no ``\\r``."""
+
+    def __init__(self, total: int | None, desc: str) -> None:
+        self.total, self.desc, self.done, self._next = total, desc, 0, 0.1
+
+    def update(self, count: int) -> None:
+        self.done += count
+        if self.total and self.done / self.total >= self._next and self.done < self.total:
+            progress_log.info("%s: %d of %d memories", self.desc, self.done, self.total)
+            while self.done / self.total >= self._next:
+                self._next += 0.1
+
+    def close(self) -> None:
+        progress_log.info("%s: %d memories, done", self.desc, self.done)
+
+
 def _progress(total: int | None, desc: str, enabled: bool) -> Any:
+    """A bar on a terminal, step lines otherwise, nothing when not ``enabled``."""
     from tqdm import tqdm
 
+    if enabled and not sys.stderr.isatty():
+        return _Steps(total, desc)
     return tqdm(total=total, desc=desc, unit="mem", file=sys.stderr, disable=not enabled, leave=False)
 
 
@@ -266,6 +288,10 @@ def import_memories(
     order = sorted(range(len(memories)), key=lambda i: (memories[i].created_at, memories[i].id))
     memories = [memories[i] for i in order]
     vectors = [vectors[i] for i in order]
+    if progress and any(v is None for v in vectors):
+        warm_up = getattr(engine.embedder, "warm_up", None)
+        if warm_up is not None:
+            warm_up()  # the model loads before the bar starts, saying so
     bar = _progress(len(memories), "import", progress)
     reembedded = 0
     namespaces: dict[str, None] = {}

@@ -72,10 +72,17 @@ def cache_dir() -> Path:
 
 
 def _weights(model_path: Path) -> dict[str, Any]:
-    """What identifies the packaged weights an export was made from (cheap: no hashing)."""
+    """What identifies the packaged weights an export was made from, by content (two
+    virtualenvs with the same package share one export): their size and a digest of their
+    first and last MiB (a 2 MiB read, not the whole 90 MB file)."""
     weights = model_path / "model.safetensors"
-    stat = weights.stat()
-    return {"file": str(weights), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    size = weights.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(weights, "rb") as stream:
+        digest.update(stream.read(1 << 20))
+        stream.seek(max(0, size - (1 << 20)))
+        digest.update(stream.read(1 << 20))
+    return {"size": size, "digest": digest.hexdigest()}
 
 
 def _package_model_path() -> Path:
@@ -403,6 +410,10 @@ class AutoEmbedder:
                     from priomem._embedding import SentenceTransformerEmbedder
 
                     log.info("embedding with torch for now: %s", exc)
+                    logging.getLogger("priomem.progress").info(
+                        "the model runs on torch this time; it is being exported to ONNX in the "
+                        "background, so later starts are faster"
+                    )
                     export_in_background(self._cache)
                     self._chosen = SentenceTransformerEmbedder(batch_size=self._batch_size)
         return self._chosen

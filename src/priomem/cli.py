@@ -654,6 +654,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, stream=sys.stderr, format="priomem: %(levelname)s: %(message)s"
         )
+        if not args.quiet:  # slow steps (loading the model, long imports) say what they do
+            steps = logging.getLogger("priomem.progress")
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("priomem: %(message)s"))
+            steps.addHandler(handler)
+            steps.setLevel(logging.INFO)
+            steps.propagate = False
         if args.command == "purge":
             result = _purge(settings, args)
         elif args.command == "doctor":

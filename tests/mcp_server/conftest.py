@@ -24,7 +24,7 @@ SERVER = [sys.executable, "-m", "priomem.mcp_server"]
 
 def server_env(store: Path | None = None, **extra: str) -> dict[str, str]:
     """A clean environment for a server subprocess: nothing from the developer's PRIOMEM_*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIOMEM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIOMEM_") or k == "PRIOMEM_CACHE_DIR"}
     env.update(ANONYMIZED_TELEMETRY="False", HF_HUB_OFFLINE="1", PRIOMEM_LOG_LEVEL="INFO")
     if store is not None:
         env["PRIOMEM_PATH"] = str(store)

@@ -177,7 +177,7 @@ def test_run_ui_serves_until_stopped(tmp_path: Path, stop: signal.Signals) -> No
         print("stopped", "mcp" in sys.modules, flush=True)
         """
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIOMEM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIOMEM_") or k == "PRIOMEM_CACHE_DIR"}
     env["ANONYMIZED_TELEMETRY"] = "False"
     proc = subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
