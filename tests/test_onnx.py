@@ -75,8 +75,7 @@ def test_a_corrupt_export_is_refused_and_rebuilt_while_torch_answers(exported: P
     assert time.monotonic() - started < 60
     from priomem import _onnx
 
-    child = _onnx._background
-    assert child is not None
+    child = _onnx._background[cache]
     assert child.wait(timeout=600) == 0
     again = AutoEmbedder(cache=cache)
     assert float(np.dot(again.embed_query("when is the ETL deadline?"), vector)) >= 0.999

@@ -177,22 +177,23 @@ def _export_locked(folder: Path, source: Path) -> Path:
     return target
 
 
-_background: subprocess.Popen[bytes] | None = None
+#: The export child started by this process, per cache folder.
+_background: dict[Path, subprocess.Popen[bytes]] = {}
 _background_lock = threading.Lock()
 
 
 def export_in_background(folder: Path | None = None) -> subprocess.Popen[bytes] | None:
-    """Start :func:`export` in a child process (once per process); returns it, or None
-    when one is already running. Its output goes to ``export.log`` in the cache folder."""
-    global _background
+    """Start :func:`export` in a child process (once per process and folder); returns it,
+    or None when one is already running. Its output goes to ``export.log`` in the folder."""
     folder = folder or cache_dir()
     with _background_lock:
-        if _background is not None and _background.poll() is None:
+        running = _background.get(folder)
+        if running is not None and running.poll() is None:
             return None
         try:
             folder.mkdir(parents=True, exist_ok=True)
             with open(folder / "export.log", "ab") as out:
-                _background = subprocess.Popen(
+                child = _background[folder] = subprocess.Popen(
                     [sys.executable, "-m", "priomem._onnx", "export", str(folder)],
                     stdin=subprocess.DEVNULL,
                     stdout=out,
@@ -203,8 +204,8 @@ def export_in_background(folder: Path | None = None) -> subprocess.Popen[bytes] 
         except OSError as exc:
             log.warning("could not start the ONNX export (%s); torch stays in use", exc)
             return None
-        log.info("exporting the embedding model to ONNX in the background (pid %d)", _background.pid)
-        return _background
+        log.info("exporting the embedding model to ONNX in the background (pid %d)", child.pid)
+        return child
 
 
 # -- load and run (onnxruntime + tokenizers; no torch) ---------------------------------------
