@@ -113,7 +113,6 @@ def export(folder: Path | None = None, model_path: Path | None = None) -> Path:
 
 def _export_locked(folder: Path, source: Path) -> Path:
     import torch
-    from sentence_transformers import SentenceTransformer
     from transformers import AutoModel
 
     class Pooled(torch.nn.Module):  # the model, its mean pooling and normalisation
@@ -151,9 +150,9 @@ def _export_locked(folder: Path, source: Path) -> Path:
             opset_version=17,
             dynamo=False,
         )
-    reference = SentenceTransformer(str(source), device="cpu").encode(
-        list(REFERENCE_TEXTS), normalize_embeddings=True, convert_to_numpy=True
-    )
+    from priomem._embedding import SentenceTransformerEmbedder  # torch: the reference
+
+    reference = SentenceTransformerEmbedder(str(source)).embed_documents(list(REFERENCE_TEXTS))
     data = partial.read_bytes()
     got = _Runtime(data, source).encode(list(REFERENCE_TEXTS), batch_size=8)
     worst = float(np.min(np.sum(got * reference, axis=1)))
