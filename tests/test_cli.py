@@ -265,3 +265,10 @@ def test_version_and_doctor(cli, capsys: pytest.CaptureFixture[str]) -> None:  #
     assert report["versions"]["chromadb"] and report["embed_backend"] == "auto"
     code, out, _ = cli("doctor")
     assert code == 0 and "store:" in out and "backend auto" in out
+
+
+def test_doctor_never_creates_a_store(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    missing = tmp_path / "typo" / "store"
+    code, out, _ = cli("--path", str(missing), "doctor", "--json")
+    assert code == 0 and "no store there yet" in json.loads(out)["store_error"]
+    assert not missing.exists() and not missing.parent.exists()

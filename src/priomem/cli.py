@@ -515,12 +515,16 @@ def _doctor(settings: Settings, args: argparse.Namespace) -> Any:
         "embed_backend": settings.embed_backend,
         "onnx_export": str(export.with_name(export.stem + ".onnx")) if export.exists() else None,
     }
-    try:
-        with MemoryEngine(path=args.path, url=args.url, settings=settings) as engine:
-            report["model"] = engine.embedder.name
-            report["namespaces"] = len(engine.namespaces())
-    except PriomemError as exc:
-        report["store_error"] = exc.message
+    embedded = not (args.url or settings.url)
+    if embedded and not Path(report["store"]).exists():  # a diagnosis never creates a store
+        report["store_error"] = "no store there yet (it is made on the first write)"
+    else:
+        try:
+            with MemoryEngine(path=args.path, url=args.url, settings=settings) as engine:
+                report["model"] = engine.embedder.name
+                report["namespaces"] = len(engine.namespaces())
+        except PriomemError as exc:
+            report["store_error"] = exc.message
     if args.json:
         return report
     lines = [f"priomem {report['versions']['priomem']} on Python {report['python']} ({report['platform']})"]
