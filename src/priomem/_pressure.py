@@ -186,10 +186,18 @@ class Pressure:
                 )
 
     def _candidates(self, namespace: str, now_e: float) -> list[Candidate]:
+        return self._read(namespace, now_e)[0]
+
+    def _read(self, namespace: str, now_e: float) -> tuple[list[Candidate], list[str]]:
+        """One read of the namespace's metadata: its live memories as candidates, and the
+        ids of those expired (a range filter on pm_expires costs in proportion to the whole
+        embedded store)."""
         out = []
+        expired = []
         for row in self._store.get(namespace, documents=False):
             meta: Mapping[str, Any] = row.metadata
             if float(meta.get("pm_expires", NEVER)) <= now_e:
+                expired.append(row.id)
                 continue
             accessed = float(meta.get("pm_accessed", 0.0) or 0.0)
             out.append(
@@ -204,7 +212,7 @@ class Pressure:
                     compliance=meta_compliance(meta),
                 )
             )
-        return out
+        return out, expired
 
     def plan_room(
         self, namespace: str, new: Sequence[Memory], policy: Policy, now_e: float
@@ -227,12 +235,15 @@ class Pressure:
                 quota.max_bytes is None and cap is not None and self._store.count(namespace) + len(new) <= cap
             )
             if not roomy:
-                expired = self._store.ids(namespace, where={"pm_expires": {"$lte": now_e}})
+                own, expired = self._read(namespace, now_e)
                 self._delete(namespace, expired, action="sweep", selector={"rule": "expired, to make room"})
-                own = self._candidates(namespace, now_e)
         everything = None
-        if policy.store_quota.limited:
-            everything = [c for ns in self._store.namespaces() for c in self._candidates(ns, now_e)]
+        if policy.store_quota.limited:  # every namespace read once (this one maybe just above)
+            everything = [
+                c
+                for ns in self._store.namespaces()
+                for c in (own if ns == namespace and own is not None else self._candidates(ns, now_e))
+            ]
         active = list(range(len(new)))
         while True:
             victims, refused = self._plan_once(
