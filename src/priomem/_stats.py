@@ -42,6 +42,12 @@ def _share(used: int, limit: int | None) -> float | None:
     return None if not limit else round(used / limit, 4)
 
 
+def _fullest(count: int, size: int, quota: Quota) -> float | None:
+    """The fullest of the quota's limited dimensions (1.0: the next write evicts or is refused)."""
+    shares = [u for u in (_share(count, quota.max_memories), _share(size, quota.max_bytes)) if u is not None]
+    return max(shares, default=None)
+
+
 def namespace_stats(store: ChromaStore, ns: str, quota: Quota, *, guaranteed: bool = False) -> dict[str, Any]:
     """The statistics of one namespace: live memories, plus the expired not yet swept."""
     now_e = epoch(utcnow())
@@ -97,11 +103,7 @@ def namespace_stats(store: ChromaStore, ns: str, quota: Quota, *, guaranteed: bo
         "expiring_within_7d": expiring,
         "quota": quota.to_dict(),
         "guaranteed": guaranteed,
-        # The fullest of the limited dimensions (1.0: the next write evicts or is refused).
-        "quota_used": max(
-            (u for u in (_share(count, quota.max_memories), _share(size, quota.max_bytes)) if u is not None),
-            default=None,
-        ),
+        "quota_used": _fullest(count, size, quota),
         "utilisation": {
             "memories": _share(count, quota.max_memories),
             "bytes": _share(size, quota.max_bytes),
@@ -153,14 +155,7 @@ def store_stats(
         "expired": sum(s["expired"] for s in values),
         "expiring_within_7d": sum(s["expiring_within_7d"] for s in values),
         "quota": store_quota.to_dict(),
-        "quota_used": max(
-            (
-                u
-                for u in (_share(count, store_quota.max_memories), _share(size, store_quota.max_bytes))
-                if u is not None
-            ),
-            default=None,
-        ),
+        "quota_used": _fullest(count, size, store_quota),
         "guaranteed": guaranteed,
         "unallocated": {
             "memories": None
