@@ -1,10 +1,14 @@
-"""A bounded load test of ``priomem-mcp`` over streamable HTTP on 127.0.0.1.
+"""A bounded load test of ``priomem-mcp`` over streamable HTTP on 127.0.0.1, beside the
+same calls made in-process.
 
-Fills a store with synthetic memories, starts a real ``priomem-mcp --transport http``
-process on it, then runs concurrent MCP clients, each making a fixed number of mixed calls
-(70% recall, 20% remember, 10% forget). Prints latency percentiles per tool and overall,
-throughput, and the error count (0 expected; the exit status is 1 otherwise). Traffic
-goes to 127.0.0.1 only, and every loop is bounded in count.
+Fills a store with synthetic memories, then, in interleaved rounds: runs concurrent MCP
+clients against a real ``priomem-mcp --transport http`` process on it, each making a fixed
+number of mixed calls (70% recall, 20% remember, 10% forget), and runs the same seeded call
+mix in-process (one thread per client calling :class:`priomem.tools.MemoryTools`, the
+layer the server's tools run on). Prints latency percentiles per tool and overall,
+throughput, the server's throughput as a ratio of the in-process one, and the error
+count (0 expected; the exit status is 1 otherwise). Traffic goes to 127.0.0.1 only, and
+every loop is bounded in count.
 
     python benchmarks/load.py                       # 8 clients x 500 calls, 10k memories, real model
     python benchmarks/load.py --embedder hash       # the same without the model's cost
@@ -23,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,7 @@ from typing import Any
 from mcp import Client
 
 from priomem import MemoryEngine, Settings
+from priomem.tools import MemoryTools
 
 HERE = Path(__file__).resolve().parent
 SUBJECTS = [
@@ -109,23 +115,28 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 1
     raise SystemExit("the server was not ready in time")
 
 
-async def one_client(url: str, calls: int, seed: int, results: list[tuple[str, float, bool]]) -> None:
+def next_call(rng: random.Random, seed: int, i: int, mine: list[str]) -> tuple[str, dict[str, Any]]:
+    """Call ``i`` of a client: the same seeded mix for the server and in-process runs."""
+    roll = rng.random()
+    if roll < 0.7:
+        args: dict[str, Any] = {"query": f"{rng.choice(SUBJECTS)} {rng.choice(EVENTS)}", "k": 5}
+        if rng.random() < 0.3:
+            args["since"] = "7d"
+        return "recall", args
+    if roll < 0.9 or not mine:
+        return "remember", {"content": f"client {seed} note {i}: {text(rng, i)}", "tags": ["load"]}
+    return "forget", {"ids": [mine.pop()]}
+
+
+Result = tuple[str, float, bool]
+
+
+async def one_client(url: str, calls: int, seed: int, results: list[Result]) -> None:
     rng = random.Random(seed)
     mine: list[str] = []
     async with Client(url) as client:
         for i in range(calls):
-            roll = rng.random()
-            if roll < 0.7:
-                name, args = "recall", {"query": f"{rng.choice(SUBJECTS)} {rng.choice(EVENTS)}", "k": 5}
-                if rng.random() < 0.3:
-                    args["since"] = "7d"
-            elif roll < 0.9 or not mine:
-                name, args = (
-                    "remember",
-                    {"content": f"client {seed} note {i}: {text(rng, i)}", "tags": ["load"]},
-                )
-            else:
-                name, args = "forget", {"ids": [mine.pop()]}
+            name, args = next_call(rng, seed, i, mine)
             started = time.perf_counter()
             try:
                 result = await client.call_tool(name, args)
@@ -135,6 +146,76 @@ async def one_client(url: str, calls: int, seed: int, results: list[tuple[str, f
             except Exception:
                 ok = False
             results.append((name, time.perf_counter() - started, ok))
+
+
+def run_server(store: Path, args: argparse.Namespace, round_no: int) -> tuple[list[Result], float]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    proc = start_server(store, port, args.embedder)
+    try:
+        asyncio.run(wait_ready(url, proc))
+        log(f"server: {args.clients} clients x {args.calls} calls against {url}")
+        results: list[Result] = []
+
+        async def run_all() -> float:
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    one_client(url, args.calls, client_seed(args, round_no, c), results)
+                    for c in range(args.clients)
+                )
+            )
+            return time.perf_counter() - started
+
+        return results, asyncio.run(run_all())
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_in_process(store: Path, args: argparse.Namespace, round_no: int) -> tuple[list[Result], float]:
+    """The same calls through ``MemoryTools`` on an engine in this process, a thread per client."""
+    results: list[Result] = []
+    lock = threading.Lock()
+    with MemoryEngine(store, settings=Settings(embedder=args.embedder)) as engine:
+        tools = MemoryTools(engine)
+        tools.run("recall", {"query": "warm up"})
+        log(f"in-process: {args.clients} threads x {args.calls} calls")
+
+        def worker(seed: int) -> None:
+            rng = random.Random(seed)
+            mine: list[str] = []
+            for i in range(args.calls):
+                name, call_args = next_call(rng, seed, i, mine)
+                started = time.perf_counter()
+                try:
+                    result = tools.run(name, call_args)
+                    ok = True
+                    if name == "remember":
+                        mine.append(result.id)  # type: ignore[attr-defined]
+                except Exception:
+                    ok = False
+                with lock:
+                    results.append((name, time.perf_counter() - started, ok))
+
+        threads = [
+            threading.Thread(target=worker, args=(client_seed(args, round_no, c),))
+            for c in range(args.clients)
+        ]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+    return results, wall
+
+
+def client_seed(args: argparse.Namespace, round_no: int, client: int) -> int:
+    return args.seed * 100_000 + round_no * 1000 + client
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -152,63 +233,81 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+def summary(results: list[Result], wall: float) -> dict[str, Any]:
+    return {
+        "calls": len(results),
+        "errors": sum(1 for _, _, ok in results if not ok),
+        "wall_s": round(wall, 3),
+        "throughput_calls_per_s": round(len(results) / wall, 2),
+        "overall": percentiles([d for _, d, _ in results]),
+        "by_tool": {
+            name: percentiles([d for n, d, _ in results if n == name])
+            for name in ("recall", "remember", "forget")
+            if any(n == name for n, _, _ in results)
+        },
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--calls", type=int, default=500, help="calls per client")
     parser.add_argument("--memories", type=int, default=10_000, help="memories in the store before the run")
     parser.add_argument("--embedder", choices=["default", "hash"], default="default")
+    parser.add_argument("--rounds", type=int, default=2, help="server and in-process runs, interleaved")
+    parser.add_argument("--no-baseline", action="store_true", help="the server only")
     parser.add_argument(
-        "--smoke", action="store_true", help="2 clients x 20 calls on 300 memories, hash embedder"
+        "--smoke", action="store_true", help="2 clients x 20 calls on 300 memories, hash embedder, 1 round"
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=HERE / "out")
     args = parser.parse_args()
     if args.smoke:
-        args.clients, args.calls, args.memories, args.embedder = 2, 20, 300, "hash"
+        args.clients, args.calls, args.memories, args.embedder, args.rounds = 2, 20, 300, "hash", 1
+    server: list[Result] = []
+    local: list[Result] = []
+    server_wall = local_wall = 0.0
     with tempfile.TemporaryDirectory(prefix="priomem-load-") as tmp:
         store = Path(tmp) / "store"
         log(f"filling {args.memories} memories ({args.embedder} embedder)")
         fill(store, args.memories, args.embedder, args.seed)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/mcp"
-        proc = start_server(store, port, args.embedder)
-        try:
-            asyncio.run(wait_ready(url, proc))
-            log(f"running {args.clients} clients x {args.calls} calls against {url}")
-            results: list[tuple[str, float, bool]] = []
-
-            async def run_all() -> float:
-                started = time.perf_counter()
-                await asyncio.gather(
-                    *(one_client(url, args.calls, args.seed * 1000 + c, results) for c in range(args.clients))
-                )
-                return time.perf_counter() - started
-
-            wall = asyncio.run(run_all())
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    errors = sum(1 for _, _, ok in results if not ok)
+        for round_no in range(args.rounds):
+            # Alternate which side goes first, so a drift of the machine or of the store
+            # (each round adds about a tenth of its calls as memories) hits both alike.
+            sides = ["server", "in-process"] if round_no % 2 == 0 else ["in-process", "server"]
+            for side in sides:
+                if side == "server":
+                    results, wall = run_server(store, args, round_no)
+                    server += results
+                    server_wall += wall
+                elif not args.no_baseline:
+                    results, wall = run_in_process(store, args, round_no)
+                    local += results
+                    local_wall += wall
     report: dict[str, Any] = {
-        "clients": args.clients, "calls_per_client": args.calls, "memories": args.memories, "embedder": args.embedder,
-        "calls": len(results), "errors": errors, "wall_s": round(wall, 3), "throughput_calls_per_s": round(len(results) / wall, 2),
-        "overall": percentiles([d for _, d, _ in results]),
-        "by_tool": {name: percentiles([d for n, d, _ in results if n == name]) for name in ("recall", "remember", "forget")
-                    if any(n == name for n, _, _ in results)},
+        "clients": args.clients, "calls_per_client": args.calls, "memories": args.memories,
+        "embedder": args.embedder, "rounds": args.rounds, "load_average": os.getloadavg(),
+        **summary(server, server_wall),
     }  # fmt: skip
+    if local:
+        report["in_process"] = summary(local, local_wall)
+        report["server_vs_in_process"] = round(
+            report["throughput_calls_per_s"] / report["in_process"]["throughput_calls_per_s"], 3
+        )
+    errors = report["errors"] + (report["in_process"]["errors"] if local else 0)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "load.json").write_text(json.dumps(report, indent=2))
-    print(f"{report['calls']} calls by {args.clients} clients in {report['wall_s']} s: "
-          f"{report['throughput_calls_per_s']} calls/s, {errors} errors")  # fmt: skip
-    print(f"{'tool':<10}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
-    for name, stats in [("overall", report["overall"]), *report["by_tool"].items()]:
-        print(
-            f"{name:<10}{stats['n']:>6}{stats['p50_ms']:>10.1f}{stats['p95_ms']:>10.1f}{stats['p99_ms']:>10.1f}"
-        )
+    for label, part in [("server", report), *([("in-process", report["in_process"])] if local else [])]:
+        print(f"{label}: {part['calls']} calls by {args.clients} clients in {part['wall_s']} s: "
+              f"{part['throughput_calls_per_s']} calls/s, {part['errors']} errors, "
+              f"p99/p50 {part['overall']['p99_ms'] / part['overall']['p50_ms']:.2f}")  # fmt: skip
+        print(f"  {'tool':<10}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
+        for name, stats in [("overall", part["overall"]), *part["by_tool"].items()]:
+            print(
+                f"  {name:<10}{stats['n']:>6}{stats['p50_ms']:>10.1f}{stats['p95_ms']:>10.1f}{stats['p99_ms']:>10.1f}"
+            )
+    if local:
+        print(f"server throughput / in-process: {report['server_vs_in_process']:.2f}x")
     return 1 if errors else 0
 
 

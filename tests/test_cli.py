@@ -272,3 +272,19 @@ def test_doctor_never_creates_a_store(cli, tmp_path: Path) -> None:  # type: ign
     code, out, _ = cli("--path", str(missing), "doctor", "--json")
     assert code == 0 and "no store there yet" in json.loads(out)["store_error"]
     assert not missing.exists() and not missing.parent.exists()
+
+
+def test_long_operations_say_what_they_do(cli) -> None:  # type: ignore[no-untyped-def]
+    # Off a terminal (here), progress comes as lines: consolidation and the compaction on close.
+    for i in range(6):
+        cli("remember", f"the orders ETL failed at night again, attempt {i}")
+    code, out, err = cli("consolidate", "--min-similarity", "0.5")
+    assert code == 0 and "merged" in out
+    assert "priomem: consolidate: grouping 6 memories of 'default'" in err
+    assert "priomem: consolidate: " in err and "groups, done" in err and "\r" not in err
+    assert "priomem: compacting: rebuilding collection 1 of" in err  # the deletions made real on close
+    assert err.count("consolidate: grouping") == 1  # handlers do not pile up run after run
+    for i in range(3):
+        cli("remember", f"the billing job was slow on Monday, run {i}")
+    code, out, err = cli("-q", "consolidate", "--min-similarity", "0.5")
+    assert code == 0 and "merged 1 groups" in out and err == ""

@@ -42,6 +42,7 @@ import sys
 from pathlib import Path
 
 from priomem._errors import StoreError
+from priomem._progress import progress_log
 
 __all__ = ["clear_heap_garbage", "remove_orphan_segments", "restrict_permissions", "vacuum"]
 
@@ -94,6 +95,7 @@ def vacuum(path: Path, keep_fds: tuple[int, ...] = ()) -> None:
     code = "import sys, chromadb_rust_bindings as b; b.cli(['chroma', *sys.argv[1:]])"
     args = [sys.executable, "-c", code, "vacuum", "--path", str(path), "--force"]
     env = {**os.environ, "MALLOC_PERTURB_": str(_PERTURB_BYTE)}
+    progress_log.info("compacting: vacuuming the store's database")
     try:
         done = subprocess.run(
             args,

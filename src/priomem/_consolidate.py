@@ -42,16 +42,21 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 def group(vectors: np.ndarray, min_similarity: float) -> list[list[int]]:
     """Indices of ``vectors`` (rows already in the grouping order) in groups of 1 or more."""
-    leaders: list[int] = []
+    vectors = np.asarray(vectors, dtype=np.float32)
+    leaders = np.empty((len(vectors), vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
+    count = 0
     groups: list[list[int]] = []
     for index in range(len(vectors)):
-        best, best_sim = -1, min_similarity
-        for g, leader in enumerate(leaders):
-            sim = float(np.dot(vectors[index], vectors[leader]))
-            if sim >= best_sim:
-                best, best_sim = g, sim
+        best = -1
+        if count:
+            # Ties go to the latest leader, as a scan keeping ">=" comparisons would.
+            sims = leaders[:count] @ vectors[index]
+            top = float(sims.max())
+            if top >= min_similarity:
+                best = int(np.flatnonzero(sims == top)[-1])
         if best < 0:
-            leaders.append(index)
+            leaders[count] = vectors[index]
+            count += 1
             groups.append([index])
         else:
             groups[best].append(index)

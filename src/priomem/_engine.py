@@ -717,6 +717,7 @@ class MemoryEngine:
         max_priority: PriorityLike = Priority.MEDIUM,
         summarize: Callable[[Sequence[str]], str] | None = None,
         dry_run: bool = False,
+        progress: bool = False,
     ) -> builtins.list[Consolidation]:
         """Merge groups of similar memories created within ``window`` (before now).
 
@@ -725,21 +726,14 @@ class MemoryEngine:
         returns), the highest priority, the union of tags, and ``consolidated_from`` with
         the original ids, which are deleted. Never touches CRITICAL memories, memories
         with lineage, or memories above ``max_priority``; never merges memories of
-        different data subjects or classifications. Deterministic.
+        different data subjects or classifications. Deterministic. ``progress``: report
+        the merging on stderr (see :mod:`priomem._progress`).
         """
         ns = self._namespace(namespace)
         span = parse_duration(window, field="window")
         ceiling = min(Priority.parse(max_priority, field="max_priority"), Priority.HIGH)
-        if (
-            isinstance(min_similarity, bool)
-            or not isinstance(min_similarity, int | float)
-            or not 0 < min_similarity <= 1
-        ):
-            raise InvalidInputError(
-                f"min_similarity: must be in (0, 1], got {min_similarity!r}.", field="min_similarity"
-            )
         return _lifecycle.consolidate_namespace(
-            self, ns, span, ceiling, float(min_similarity), summarize, dry_run
+            self, ns, span, ceiling, min_similarity, summarize, dry_run, progress=progress
         )
 
     # -- snapshots ---------------------------------------------------------------------

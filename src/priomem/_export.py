@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +26,7 @@ from priomem import _context
 from priomem._errors import FormatError, InvalidInputError
 from priomem._models import Memory
 from priomem._priority import Priority
+from priomem._progress import bar as _progress
 from priomem._records import decode, encode, epoch, from_epoch
 from priomem._timeparse import parse_time, utcnow
 from priomem._validation import (
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "FORMAT_VERSION", "ImportReport", "export_memories", "import_memories"]
 
 log = logging.getLogger("priomem")
-#: What long operations say as they go (the CLI shows it; see ``priomem.cli``).
-progress_log = logging.getLogger("priomem.progress")
 
 FORMAT = "priomem-export"
 FORMAT_VERSION = 2
@@ -69,32 +67,6 @@ class ImportReport:
     refused: tuple[str, ...] = ()
     #: Ids of memories evicted to make room, by the same rules as any write.
     evicted: tuple[str, ...] = ()
-
-
-class _Steps:
-    """Progress where stderr is not a terminal (a log, a pipe): one line per tenth, no ``\\r``."""
-
-    def __init__(self, total: int | None, desc: str) -> None:
-        self.total, self.desc, self.done, self._next = total, desc, 0, 0.1
-
-    def update(self, count: int) -> None:
-        self.done += count
-        if self.total and self.done / self.total >= self._next and self.done < self.total:
-            progress_log.info("%s: %d of %d memories", self.desc, self.done, self.total)
-            while self.done / self.total >= self._next:
-                self._next += 0.1
-
-    def close(self) -> None:
-        progress_log.info("%s: %d memories, done", self.desc, self.done)
-
-
-def _progress(total: int | None, desc: str, enabled: bool) -> Any:
-    """A bar on a terminal, step lines otherwise, nothing when not ``enabled``."""
-    from tqdm import tqdm
-
-    if enabled and not sys.stderr.isatty():
-        return _Steps(total, desc)
-    return tqdm(total=total, desc=desc, unit="mem", file=sys.stderr, disable=not enabled, leave=False)
 
 
 def export_memories(

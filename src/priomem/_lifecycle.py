@@ -15,7 +15,9 @@ import numpy as np
 
 from priomem import _consolidate
 from priomem._consolidate import Consolidation
+from priomem._errors import InvalidInputError
 from priomem._priority import Priority
+from priomem._progress import bar, progress_log
 from priomem._records import NEVER, USER_PREFIX, decode, encode, epoch, lifetime_start
 from priomem._retention import CLASSIFICATION_KEY
 from priomem._timeparse import utcnow
@@ -62,11 +64,21 @@ def consolidate_namespace(
     ns: str,
     span: timedelta,
     ceiling: Priority,
-    min_similarity: float,
+    min_similarity: Any,
     summarize: Callable[[Sequence[str]], str] | None,
     dry_run: bool,
+    *,
+    progress: bool = False,
 ) -> list[Consolidation]:
     """Group and merge the eligible memories of ``ns`` (see :meth:`MemoryEngine.consolidate`)."""
+    if (
+        isinstance(min_similarity, bool)
+        or not isinstance(min_similarity, int | float)
+        or not 0 < min_similarity <= 1
+    ):
+        raise InvalidInputError(
+            f"min_similarity: must be in (0, 1], got {min_similarity!r}.", field="min_similarity"
+        )
     now = utcnow()
     now_e = epoch(now)
     where = {
@@ -81,6 +93,8 @@ def consolidate_namespace(
     store = engine._store
     with engine._ns_lock(ns):
         rows = store.get(ns, where=where, embeddings=True)
+        if progress:
+            progress_log.info("consolidate: grouping %d memories of %r", len(rows), ns)
         rows.sort(key=lambda r: (float(r.metadata.get("pm_created", 0)), r.id))
         # Never merge across data subjects or classifications: erasure and retention need them apart.
         partitions: dict[tuple[Any, Any], list[Any]] = {}
@@ -94,7 +108,7 @@ def consolidate_namespace(
             partitions.setdefault(key, []).append(row)
         for part in partitions.values():
             vectors = np.stack([r.embedding for r in part])
-            for indexes in _consolidate.group(vectors, min_similarity):
+            for indexes in _consolidate.group(vectors, float(min_similarity)):
                 if len(indexes) < 2:
                     continue
                 members = [decode(part[i].id, part[i].document, part[i].metadata, ns) for i in indexes]
@@ -111,14 +125,19 @@ def consolidate_namespace(
                 results.append(Consolidation(memory=merged, merged_ids=tuple(m.id for m in members)))
         if results and not dry_run:
             merged_all = [c.memory for c in results]
+            if progress:
+                progress_log.info("consolidate: embedding %d merged memories", len(merged_all))
             vectors_out = engine._embed_documents([m.content for m in merged_all])
             encoded = [encode(m) for m in merged_all]
             store.upsert(
                 ns, [m.id for m in merged_all], vectors_out, [e[0] for e in encoded], [e[1] for e in encoded]
             )
+            steps = bar(len(results), "consolidate", progress, unit="groups")
             for c in results:
                 engine._delete(ns, c.merged_ids, action="consolidate", selector={"into": c.memory.id})
                 _repoint_refs(engine, ns, c.merged_ids, c.memory.id)
+                steps.update(1)
+            steps.close()
     return results
 
 

@@ -418,6 +418,7 @@ def _consolidate(engine: MemoryEngine, args: argparse.Namespace) -> Any:
         min_similarity=args.min_similarity,
         max_priority=args.max_priority,
         dry_run=args.dry_run,
+        progress=not args.quiet,
     )
     if args.json:
         return {
@@ -646,6 +647,28 @@ COMMANDS: dict[str, Handler] = {
 }
 
 
+class _ProgressHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Progress lines to whatever ``sys.stderr`` is when they are written."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
+def _show_progress(on: bool) -> None:
+    """Slow steps (the model loading, long imports, consolidation, compaction) say what they
+    do on stderr, unless ``-q``; called once per run, so handlers never pile up."""
+    steps = logging.getLogger("priomem.progress")
+    for old in [h for h in steps.handlers if isinstance(h, _ProgressHandler)]:
+        steps.removeHandler(old)
+    if on:
+        handler = _ProgressHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("priomem: %(message)s"))
+        steps.addHandler(handler)
+        steps.setLevel(logging.INFO)
+        steps.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``priomem`` command; returns the exit code."""
     parser = build_parser()
@@ -658,13 +681,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, stream=sys.stderr, format="priomem: %(levelname)s: %(message)s"
         )
-        if not args.quiet:  # slow steps (loading the model, long imports) say what they do
-            steps = logging.getLogger("priomem.progress")
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("priomem: %(message)s"))
-            steps.addHandler(handler)
-            steps.setLevel(logging.INFO)
-            steps.propagate = False
+        _show_progress(not args.quiet)
         if args.command == "purge":
             result = _purge(settings, args)
         elif args.command == "doctor":
