@@ -20,7 +20,8 @@ def require(extra: str, *modules: str, what: str) -> None:
     missing = [m for m in modules if not _installed(m)]
     if missing:
         raise ImportError(
-            f"{what} needs {', '.join(missing)}, which is not installed; install it with: "
+            f"{what} needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed; "
+            "install it with: "
             f"pip install 'priomem[{extra}]'",
             name=missing[0],
         )
