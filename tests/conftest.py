@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from priomem import HashEmbedder, MemoryEngine, SentenceTransformerEmbedder, Settings
-from priomem._store import ephemeral_client
+from tests._chroma import ephemeral_client
 
 # Exports of the model to ONNX (made by servers and the CLI on their first start) go to a
 # folder of this test session, never to the developer's cache; subprocesses inherit it.

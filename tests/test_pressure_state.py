@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from priomem import HashEmbedder, MemoryEngine, Priority, QuotaExceededError, Settings
-from priomem._store import ephemeral_client
+from tests._chroma import ephemeral_client
 
 WORDS = ["etl", "orders", "failed", "ok", "sla", "schema", "debug", "metric", "disk", "latency"]
 NS = ["a", "b"]

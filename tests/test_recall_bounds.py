@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from priomem import MemoryEngine, Settings
-from priomem._store import ephemeral_client
+from tests._chroma import ephemeral_client
 
 DIM = 64
 

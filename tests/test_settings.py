@@ -77,3 +77,11 @@ def test_the_embed_backend_is_chosen_by_setting(monkeypatch: pytest.MonkeyPatch)
     assert isinstance(default_embedder(Settings()), AutoEmbedder)
     with pytest.raises(InvalidInputError, match="embed_backend"):
         Settings(embed_backend="cuda")
+
+
+def test_replace_applies_none_and_checks_the_result() -> None:
+    settings = Settings(url="http://127.0.0.1:8000", default_namespace="ops")
+    cleared = settings.replace(url=None)
+    assert cleared.url is None and cleared.default_namespace == "ops" and settings.url is not None
+    with pytest.raises(InvalidInputError):
+        settings.replace(embed_backend="gpu")

@@ -125,8 +125,9 @@ class Settings:
             object.__setattr__(self, "path", Path(self.path))
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with ``changes`` applied (None values are ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with ``changes`` applied, checked like a new one (None clears an optional
+        setting such as ``url``; :meth:`from_env` is where None means "not given")."""
+        return replace(self, **changes)
 
     def ttl_for(self, priority: Priority) -> timedelta | None:
         """The default retention of ``priority``."""
@@ -160,9 +161,9 @@ class Settings:
         if (raw := get("EMBED_BACKEND")) is not None:
             values["embed_backend"] = raw.strip().lower()
         if (raw := get("HYBRID")) is not None:
-            values["hybrid"] = _parse_bool(raw, "PRIOMEM_HYBRID")
+            values["hybrid"] = parse_bool(raw, "PRIOMEM_HYBRID")
         if (raw := get("COMPACT_ON_CLOSE")) is not None:
-            values["compact_on_close"] = _parse_bool(raw, "PRIOMEM_COMPACT_ON_CLOSE")
+            values["compact_on_close"] = parse_bool(raw, "PRIOMEM_COMPACT_ON_CLOSE")
         for name, example in (("CRITICAL_RESERVE", "0.15"), ("COMPLIANCE_RESERVE", "0.05")):
             if (raw := get(name)) is not None:
                 try:
@@ -199,7 +200,8 @@ class Settings:
         return cls(**values)
 
 
-def _parse_bool(raw: str, name: str) -> bool:
+def parse_bool(raw: str, name: str) -> bool:
+    """``raw`` (an environment variable's text) as a boolean: true/false, yes/no, on/off, 1/0."""
     if raw.lower() in _TRUE:
         return True
     if raw.lower() in _FALSE:

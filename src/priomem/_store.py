@@ -746,10 +746,3 @@ def finish_compaction(path: Path, lock: StoreLock | None) -> None:
     _compaction.vacuum(path, () if fd is None else (fd,))
     _compaction.remove_orphan_segments(path)
     _compaction.restrict_permissions(path)
-
-
-def ephemeral_client() -> Any:
-    """A fresh in-memory Chroma client (for tests and throwaway engines)."""
-    from chromadb.config import Settings as ChromaSettings
-
-    return _chromadb().EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))

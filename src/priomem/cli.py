@@ -589,7 +589,7 @@ def _ui(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     from pathlib import Path
 
     try:
-        from priomem.mcp_server._auth import load_tokens
+        from priomem.serving import load_tokens
         from priomem.ui import run_ui
     except ModuleNotFoundError as exc:
         raise PriomemError(f"{exc}; install the browser with: pip install 'priomem[ui]'") from None

@@ -9,7 +9,7 @@ import pytest
 
 from priomem import InvalidInputError
 from priomem.mcp_server import Grant, load_tokens, parse_config
-from priomem.mcp_server._config import is_loopback
+from priomem.serving import is_loopback
 
 TOKEN_A = "a" * 32
 TOKEN_B = "b" * 32

@@ -11,7 +11,8 @@ import anyio
 from mcp import Client
 
 from priomem import EmbeddingError, MemoryEngine, StoreLockedError
-from priomem.mcp_server import EngineHolder, build_server
+from priomem.mcp_server import build_server
+from priomem.serving import EngineHolder
 
 
 async def test_tools_list_does_not_wait_for_the_engine(engine: MemoryEngine) -> None:

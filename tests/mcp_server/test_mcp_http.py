@@ -225,7 +225,7 @@ def _raw_connection(url: str) -> socket.socket:
 
 
 def test_oversized_headers_are_refused_before_they_are_read_whole(served: str) -> None:
-    from priomem.mcp_server._limits import MAX_HEADER_BYTES
+    from priomem.serving._limits import MAX_HEADER_BYTES
 
     with _raw_connection(served) as conn:
         conn.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: ")
@@ -242,7 +242,7 @@ def test_oversized_headers_are_refused_before_they_are_read_whole(served: str) -
 
 
 def test_headers_that_trickle_in_are_cut_off(served: str) -> None:
-    from priomem.mcp_server._limits import HEADER_TIMEOUT
+    from priomem.serving._limits import HEADER_TIMEOUT
 
     with _raw_connection(served) as conn:
         conn.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")

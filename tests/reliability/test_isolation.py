@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from priomem import HashEmbedder, MemoryEngine, Settings
-from priomem._store import ephemeral_client
+from tests._chroma import ephemeral_client
 
 OPS_PER_EXAMPLE = 200
 EXAMPLES = 250 if os.environ.get("PRIOMEM_LONG_TESTS") == "1" else 50  # 50 x 200 = 10,000 operations in CI

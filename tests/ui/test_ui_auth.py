@@ -18,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from priomem import InvalidInputError, MemoryEngine
-from priomem.mcp_server import load_tokens
+from priomem.serving import load_tokens
 from priomem.ui import build_ui_app
 from priomem.ui._security import CSRF_COOKIE, SESSION_COOKIE
 from priomem.ui._serve import bind, check_bind

@@ -14,7 +14,7 @@ from typing import Any
 
 from priomem import MemoryEngine, Priority
 from priomem._timeparse import utcnow
-from priomem.mcp_server import load_tokens
+from priomem.serving import load_tokens
 from tests.ui.conftest import XSS, LiveServer, Tab, seed_demo
 
 

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from priomem import HashEmbedder, MemoryEngine, Priority, Settings
 from priomem._timeparse import utcnow
-from priomem.mcp_server import EngineHolder
+from priomem.serving import EngineHolder
 from priomem.ui import build_ui_app
 from tests.ui.conftest import XSS, seed_demo
 

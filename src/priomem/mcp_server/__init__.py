@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from priomem.mcp_server.__main__ import main
-    from priomem.mcp_server._auth import Grant, load_tokens
     from priomem.mcp_server._config import ServerConfig, parse_config
-    from priomem.mcp_server._holder import EngineHolder
     from priomem.mcp_server._http import build_http_app
     from priomem.mcp_server._server import ToolRunner, build_server
+    from priomem.serving import EngineHolder, Grant, load_tokens
 
 __all__ = [
     "EngineHolder",
@@ -37,13 +36,13 @@ __all__ = [
 ]
 
 _WHERE = {
-    "EngineHolder": "_holder",
-    "Grant": "_auth",
+    "EngineHolder": "priomem.serving",
+    "Grant": "priomem.serving",
     "ServerConfig": "_config",
     "ToolRunner": "_server",
     "build_http_app": "_http",
     "build_server": "_server",
-    "load_tokens": "_auth",
+    "load_tokens": "priomem.serving",
     "main": "__main__",
     "parse_config": "_config",
 }
@@ -53,7 +52,9 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'priomem.mcp_server' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"priomem.mcp_server.{module}"), name)
+    # EngineHolder, Grant and load_tokens live in priomem.serving (shared with the browser).
+    where = module if module.startswith("priomem.") else f"priomem.mcp_server.{module}"
+    value = getattr(importlib.import_module(where), name)
     globals()[name] = value
     return value
 

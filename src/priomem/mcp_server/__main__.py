@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(config.log_level)
     sock = None
     if config.transport != "stdio":
-        from priomem.mcp_server._config import bind
+        from priomem.serving import bind
 
         try:  # before anything starts: a taken port is a clear error, and no keeper is left behind
             sock = bind(config.host, config.port)
@@ -71,10 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The SDK loads only now, so --help and configuration errors answer quickly.
     import anyio
 
-    from priomem.mcp_server._auth import Grant
-    from priomem.mcp_server._holder import EngineHolder
     from priomem.mcp_server._http import serve_http
     from priomem.mcp_server._server import build_server
+    from priomem.serving import EngineHolder, Grant
 
     embedder = embedder_for(config.settings)
     holder = EngineHolder(

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
-import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,16 +33,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from priomem import InvalidInputError, Settings, __version__
-from priomem.mcp_server._auth import Grant, load_tokens
+from priomem._settings import parse_bool
+from priomem.serving import Grant, load_tokens, refuse_open_bind
 
-__all__ = ["DEFAULT_PORT", "ServerConfig", "bind", "build_parser", "is_loopback", "parse_config"]
+__all__ = ["DEFAULT_PORT", "ServerConfig", "build_parser", "parse_config"]
 
 DEFAULT_PORT = 8765
 DEFAULT_MAX_K = 100
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 Transport = Literal["stdio", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -90,23 +87,14 @@ class ServerConfig:
 
     def check_bind(self) -> None:
         """Refuse to serve HTTP beyond loopback without tokens: anyone could read the memory."""
-        if self.transport == "http" and not self.tokens and not is_loopback(self.host):
-            raise InvalidInputError(
-                f"--host: refusing to serve on {self.host!r} without bearer tokens, because anyone who "
-                "can reach that address could read and delete every memory. Bind to 127.0.0.1, or "
-                "give tokens with --tokens-file FILE or PRIOMEM_MCP_TOKENS (see the README's 'Serving over HTTP').",
-                field="host",
+        if self.transport == "http":
+            refuse_open_bind(
+                self.host,
+                self.tokens,
+                what="",
+                flags="--tokens-file FILE or PRIOMEM_MCP_TOKENS",
+                see="Serving over HTTP",
             )
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,9 +178,9 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
     settings = Settings.from_env(env, **overrides)
     # A --path flag beats PRIOMEM_URL as well as PRIOMEM_PATH, and --url beats PRIOMEM_PATH.
     if args.path is not None:
-        settings = dataclasses.replace(settings, url=None)
+        settings = settings.replace(url=None)
     elif args.url is not None:
-        settings = dataclasses.replace(settings, path=None)
+        settings = settings.replace(path=None)
 
     transport = args.transport or (get("TRANSPORT") or "stdio").lower()
     if transport not in ("stdio", "http"):
@@ -262,32 +250,7 @@ def _pick_int(
 
 
 def _pick_bool(flag: bool | None, raw: str | None, name: str, default: bool) -> bool:
+    """The flag when given, else the variable ``PRIOMEM_MCP_<name>``, else ``default``."""
     if flag is not None:
         return flag
-    if raw is None:
-        return default
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise InvalidInputError(
-        f"PRIOMEM_MCP_{name}: {raw!r} is not a boolean; use true or false.", field="PRIOMEM_MCP_" + name
-    )
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (port 0: a free one); a clear error when taken."""
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host.strip("[]"), port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise InvalidInputError(
-            f"--port: cannot listen on {host}:{port} ({exc.strerror or exc}); choose another port with --port.",
-            field="port",
-        ) from None
-    sock.set_inheritable(True)
-    return sock
+    return default if raw is None else parse_bool(raw, "PRIOMEM_MCP_" + name)

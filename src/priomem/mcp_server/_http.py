@@ -1,6 +1,6 @@
 """Streamable HTTP: the ASGI app at ``/mcp`` with its guards, and serving it with uvicorn.
 
-Guards, outermost first: bearer tokens (:class:`~priomem.mcp_server._auth.BearerAuth`,
+Guards, outermost first: bearer tokens (:class:`~priomem.serving.BearerAuth`,
 when tokens are configured); the SDK's request-body limit (413 past
 ``max_request_bytes``); the SDK's DNS-rebinding protection, always on: the ``Host`` header
 must name this server and a browser ``Origin`` must be an allowed one, so a web page
@@ -17,28 +17,26 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
-from priomem.mcp_server._auth import BearerAuth
-from priomem.mcp_server._config import ServerConfig, is_loopback
-from priomem.mcp_server._holder import EngineHolder
+from priomem.mcp_server._config import ServerConfig
+from priomem.serving import LOOPBACK_NAMES, WILDCARDS, BearerAuth, EngineHolder, is_loopback, url_host
 
 __all__ = ["MCP_PATH", "build_http_app", "security_settings", "serve_http"]
 
 log = logging.getLogger("priomem.mcp")
 
 MCP_PATH = "/mcp"
-_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 def security_settings(config: ServerConfig) -> TransportSecuritySettings:
     """Host and Origin allow-lists: loopback names, the bind address, and configured extras."""
-    names = list(_LOOPBACK_NAMES)
-    if not is_loopback(config.host) and config.host not in ("0.0.0.0", "::"):
-        names.append(f"[{config.host}]" if ":" in config.host else config.host)
+    names = list(LOOPBACK_NAMES)
+    if not is_loopback(config.host) and config.host not in WILDCARDS:
+        names.append(url_host(config.host))
     for extra in config.allowed_hosts:
         names.append(extra)
     # "name:*" admits any port; the bare name admits a Host header without one.
     hosts = [*names, *(f"{name}:*" for name in names if not name.endswith(":*"))]
-    origins = [f"{scheme}://{name}:*" for scheme in ("http", "https") for name in _LOOPBACK_NAMES]
+    origins = [f"{scheme}://{name}:*" for scheme in ("http", "https") for name in LOOPBACK_NAMES]
     origins.extend(config.allowed_origins)
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
@@ -84,10 +82,10 @@ async def serve_http(
     when given (already bound: see ``priomem.mcp_server._config.bind``)."""
     import uvicorn
 
-    from priomem.mcp_server._limits import uvicorn_limits
+    from priomem.serving._limits import uvicorn_limits
 
     config.check_bind()
-    if config.host in ("0.0.0.0", "::") and not config.allowed_hosts:
+    if config.host in WILDCARDS and not config.allowed_hosts:
         log.warning(
             "serving on all interfaces: only requests whose Host header is a loopback name are "
             "accepted until you add the server's name with --allowed-host"
@@ -104,7 +102,7 @@ async def serve_http(
         **uvicorn_limits(),
     )
     port = sock.getsockname()[1] if sock is not None else config.port
-    host = f"[{config.host}]" if ":" in config.host else config.host
+    host = url_host(config.host)
     # Said whatever the log level: a user who starts a server needs its address.
     sys.stderr.write(f"priomem-mcp: serving MCP at http://{host}:{port}{MCP_PATH}\n")
     if config.ui != "off":

@@ -9,13 +9,12 @@ is off, in which case it is opened directly and a second process gets a clear
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 
 from priomem import Embedder, MemoryEngine, Settings
 from priomem.mcp_server._config import ServerConfig
-from priomem.mcp_server._holder import Opener
 from priomem.mcp_server._sharing import Lease, PendingLease, attach
+from priomem.serving import Opener
 
 __all__ = ["embedder_for", "engine_opener", "start_sharing"]
 
@@ -55,7 +54,7 @@ def engine_opener(config: ServerConfig, embedder: Embedder, pending: PendingLeas
         lease: Lease = first.pop().result() if first else attach(folder)
         stack.callback(lease.release)
         # The local server has no authentication; a PRIOMEM_CHROMA_TOKEN is for remote servers.
-        local = dataclasses.replace(settings, chroma_token=None, url=lease.url)
+        local = settings.replace(chroma_token=None, url=lease.url)
         return stack.enter_context(MemoryEngine(url=lease.url, embedder=embedder, settings=local))
 
     return open_engine

@@ -28,8 +28,7 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict
 
 from priomem import MemoryEngine, PriomemError, StoreError, StoreUnavailableError, __version__
-from priomem.mcp_server._auth import Grant, grant_of_request
-from priomem.mcp_server._holder import EngineHolder
+from priomem.serving import EngineHolder, Grant, grant_of_request
 from priomem.tools import TOOL_SPECS, MemoryTools, ToolSpec, tool_schemas
 
 __all__ = ["INSTRUCTIONS", "ToolRunner", "build_server", "mcp_tools"]

@@ -40,7 +40,7 @@ from priomem import (
     StoreError,
     WrongTypeError,
 )
-from priomem.mcp_server._auth import Grant
+from priomem.serving import Grant, token_grant
 from priomem.ui import _views as views
 from priomem.ui._context import STATIC, UI, LoginRedirect, Refusal, read_form
 from priomem.ui._layout import error_page, login_page
@@ -53,11 +53,10 @@ from priomem.ui._security import (
     new_csrf_token,
     origin_ok,
     safe_next,
-    token_grant,
 )
 
 if TYPE_CHECKING:
-    from priomem.mcp_server._holder import EngineHolder
+    from priomem.serving import EngineHolder
 
 __all__ = ["build_ui_app"]
 
@@ -120,9 +119,9 @@ def build_ui_app(
     """The memory browser as a Starlette app, to serve with uvicorn or mount (``Mount("/ui", app)``).
 
     ``engine``: a :class:`priomem.MemoryEngine`, or an
-    :class:`~priomem.mcp_server.EngineHolder` still opening one. ``read_only``: hide and
+    :class:`~priomem.serving.EngineHolder` still opening one. ``read_only``: hide and
     refuse (403) every action. ``grants``: bearer tokens as
-    :func:`priomem.mcp_server.load_tokens` returns them; when given, every page needs a
+    :func:`priomem.serving.load_tokens` returns them; when given, every page needs a
     token (header or login form) and shows only the token's namespaces. ``allowed_hosts``:
     ``Host`` names accepted besides loopback ones (the name a proxy or LAN address uses).
 

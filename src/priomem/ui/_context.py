@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 
 from priomem import MemoryEngine, NamespaceNotAllowedError, PriomemError, RecallHit
 from priomem._validation import validate_namespace
-from priomem.mcp_server._auth import Grant
+from priomem.serving import Grant, bearer_grant
 from priomem.ui._caches import SearchCache, StatsCache
 from priomem.ui._html import Markup
 from priomem.ui._layout import Chrome
@@ -29,14 +29,13 @@ from priomem.ui._security import (
     CSRF_FIELD,
     SESSION_COOKIE,
     Sessions,
-    bearer_grant,
     csrf_ok,
     new_csrf_token,
     origin_ok,
 )
 
 if TYPE_CHECKING:
-    from priomem.mcp_server._holder import EngineHolder
+    from priomem.serving import EngineHolder
 
 __all__ = ["MAX_FORM_BYTES", "STATIC", "UI", "LoginRedirect", "Refusal", "Req", "read_form", "route_path"]
 

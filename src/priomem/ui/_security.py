@@ -8,7 +8,7 @@ The same guards as the MCP HTTP server, adapted to a browser:
   loopback): ``Authorization: Bearer <token>`` on each request, or a login form that
   trades the token for a random session id in an ``HttpOnly``, ``SameSite=Strict``
   cookie (the token itself is never stored in the browser). The token's
-  :class:`~priomem.mcp_server.Grant` limits which namespaces the pages show and act on.
+  :class:`~priomem.serving.Grant` limits which namespaces the pages show and act on.
 - **CSRF**: every action is a POST carrying a hidden ``csrf`` field equal to the
   ``SameSite=Strict`` CSRF cookie (compared in constant time); a cross-site ``Origin`` or
   ``Sec-Fetch-Site`` refuses the request before the form is read.
@@ -20,7 +20,6 @@ The same guards as the MCP HTTP server, adapted to a browser:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from priomem.mcp_server._auth import Grant
+from priomem.serving import LOOPBACK_NAMES, Grant, digest, host_name
 
 __all__ = [
     "CSRF_COOKIE",
@@ -39,7 +38,6 @@ __all__ = [
     "SESSION_COOKIE",
     "GuardMiddleware",
     "Sessions",
-    "bearer_grant",
     "csrf_ok",
     "new_csrf_token",
     "origin_ok",
@@ -49,7 +47,6 @@ __all__ = [
 SESSION_COOKIE = "priomem_ui_session"
 CSRF_COOKIE = "priomem_ui_csrf"
 CSRF_FIELD = "csrf"
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -63,24 +60,6 @@ _HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def bearer_grant(header: str | None, grants: Mapping[str, Grant]) -> Grant | None:
-    """The grant of an ``Authorization: Bearer <token>`` header, or None."""
-    scheme, _, token = (header or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    # A dict lookup by digest: the time taken does not reveal how much of a token matched.
-    return grants.get(_digest(token.strip()))
-
-
-def token_grant(token: str, grants: Mapping[str, Grant]) -> Grant | None:
-    """The grant of a token typed into the login form, or None."""
-    return grants.get(_digest(token.strip())) if token.strip() else None
 
 
 def new_csrf_token() -> str:
@@ -118,15 +97,6 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def host_name(host_header: str) -> str:
-    """The name part of a ``Host`` header (``[::1]:8766`` -> ``[::1]``, ``a:1`` -> ``a``)."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        end = host.find("]")
-        return host[: end + 1] if end != -1 else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
 @dataclass(frozen=True)
 class _Session:
     grant: Grant
@@ -149,7 +119,7 @@ class Sessions:
         """Start a session for ``grant`` and return its id."""
         session_id = secrets.token_urlsafe(32)
         with self._lock:
-            self._items[_digest(session_id)] = _Session(grant, time.monotonic() + self.max_age)
+            self._items[digest(session_id)] = _Session(grant, time.monotonic() + self.max_age)
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
         return session_id
@@ -158,7 +128,7 @@ class Sessions:
         """The grant of a live session, or None (unknown or expired)."""
         if not session_id:
             return None
-        key = _digest(session_id)
+        key = digest(session_id)
         with self._lock:
             session = self._items.get(key)
             if session is None:
@@ -172,7 +142,7 @@ class Sessions:
         """Forget a session (logout)."""
         if session_id:
             with self._lock:
-                self._items.pop(_digest(session_id), None)
+                self._items.pop(digest(session_id), None)
 
 
 class GuardMiddleware:
@@ -183,7 +153,7 @@ class GuardMiddleware:
 
     def __init__(self, app: Any, allowed_hosts: Iterable[str] = ()) -> None:
         self.app = app
-        names = {*LOOPBACK_NAMES, *(h.strip().lower() for h in allowed_hosts if h.strip())}
+        names = {*LOOPBACK_NAMES, "::1", *(h.strip().lower() for h in allowed_hosts if h.strip())}
         self.allowed = frozenset(names)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -9,22 +9,19 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from priomem import InvalidInputError
-from priomem.mcp_server._auth import Grant
-from priomem.mcp_server._config import bind, is_loopback
+from priomem.serving import WILDCARDS, Grant, bind, is_loopback, refuse_open_bind, url_host
 
 if TYPE_CHECKING:
     import uvicorn
 
     from priomem import MemoryEngine
-    from priomem.mcp_server._holder import EngineHolder
+    from priomem.serving import EngineHolder
 
 __all__ = ["DEFAULT_PORT", "bind", "check_bind", "make_server", "run_ui"]
 
 log = logging.getLogger("priomem.ui")
 
 DEFAULT_PORT = 8766
-_WILDCARDS = ("0.0.0.0", "::", "")
 
 
 class _Stopped(Exception):
@@ -40,20 +37,20 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def check_bind(host: str, grants: Mapping[str, Grant] | None) -> None:
     """Refuse to serve beyond loopback without tokens: anyone who could reach it could read
     and delete every memory."""
-    if not grants and not is_loopback(host):
-        raise InvalidInputError(
-            f"--host: refusing to serve the memory browser on {host!r} without bearer tokens, because "
-            "anyone who can reach that address could read and delete every memory. Bind to "
-            "127.0.0.1, or give tokens with --tokens-file FILE (see the README's 'See and curate memories in a browser').",
-            field="host",
-        )
+    refuse_open_bind(
+        host,
+        grants,
+        what="the memory browser ",
+        flags="--tokens-file FILE",
+        see="See and curate memories in a browser",
+    )
 
 
 def make_server(app: Any, *, log_level: str = "warning") -> uvicorn.Server:
     """A uvicorn server for ``app``, logging to stderr (never stdout)."""
     import uvicorn
 
-    from priomem.mcp_server._limits import uvicorn_limits
+    from priomem.serving._limits import uvicorn_limits
 
     config = uvicorn.Config(
         app,
@@ -81,7 +78,7 @@ def run_ui(
     """Serve the memory browser until Ctrl+C or SIGTERM, then return (the caller closes the engine).
 
     Loopback only unless ``grants`` (bearer tokens, see
-    :func:`priomem.mcp_server.load_tokens`) are given. ``announce`` is called with the URL
+    :func:`priomem.serving.load_tokens`) are given. ``announce`` is called with the URL
     once the port is bound (the CLI prints it).
 
         >>> with MemoryEngine("./memory") as engine:              # doctest: +SKIP
@@ -97,20 +94,20 @@ def run_ui(
         ) from None
 
     check_bind(host, grants)
-    if host in _WILDCARDS and not allowed_hosts:
+    if host in WILDCARDS and not allowed_hosts:
         log.warning(
             "serving on all interfaces: only requests whose Host header is a loopback name are accepted "
             "until you allow the server's name (allowed_hosts / --allowed-host)"
         )
     extra = list(allowed_hosts)
-    if host not in _WILDCARDS and not is_loopback(host):
-        extra.append(f"[{host}]" if ":" in host else host)
+    if host not in WILDCARDS and not is_loopback(host):
+        extra.append(url_host(host))
     sock = bind(host, port)
     try:
         app = build_ui_app(engine, read_only=read_only, grants=grants, allowed_hosts=extra)
         server = make_server(app, log_level=log_level)
         real_port = sock.getsockname()[1]
-        shown = "127.0.0.1" if host in _WILDCARDS else (f"[{host}]" if ":" in host else host)
+        shown = "127.0.0.1" if host in WILDCARDS else url_host(host)
         address = f"http://{shown}:{real_port}/"
         log.info("serving the memory browser at %s%s", address, " (read-only)" if read_only else "")
         if announce is not None:

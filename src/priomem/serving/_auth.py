@@ -1,5 +1,7 @@
 """Who may call: bearer tokens, the namespaces each may use, and the HTTP middleware that checks them.
 
+Shared by both HTTP surfaces (``priomem-mcp --transport http`` and the memory browser).
+
 Tokens come from a file (``--tokens-file``) or ``PRIOMEM_MCP_TOKENS``, one entry per
 line (or ``;``-separated in the variable)::
 
@@ -24,7 +26,16 @@ from typing import Any
 
 from priomem import InvalidInputError
 
-__all__ = ["SCOPE_KEY", "BearerAuth", "Grant", "grant_of_request", "load_tokens"]
+__all__ = [
+    "SCOPE_KEY",
+    "BearerAuth",
+    "Grant",
+    "bearer_grant",
+    "digest",
+    "grant_of_request",
+    "load_tokens",
+    "token_grant",
+]
 
 log = logging.getLogger("priomem.mcp")
 
@@ -43,8 +54,23 @@ class Grant:
     label: str = "anonymous"
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+def digest(secret: str) -> str:
+    """SHA-256 of a token or session id: the only form in which they are kept."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def bearer_grant(header: str | None, grants: Mapping[str, Grant]) -> Grant | None:
+    """The grant of an ``Authorization: Bearer <token>`` header, or None."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token_grant(token, grants)
+
+
+def token_grant(token: str, grants: Mapping[str, Grant]) -> Grant | None:
+    """The grant of a token (as sent, or typed into a login form), or None."""
+    # A dict lookup by digest: the time taken does not reveal how much of a token matched.
+    return grants.get(digest(token.strip())) if token.strip() else None
 
 
 def load_tokens(*, file: Path | None = None, inline: str | None = None) -> dict[str, Grant]:
@@ -88,7 +114,7 @@ def load_tokens(*, file: Path | None = None, inline: str | None = None) -> dict[
         own = [n for n in names if n != "*"]
         if any(ch.isspace() for n in own for ch in n):
             raise InvalidInputError(f"{where}: namespaces are separated by commas.", field="tokens")
-        key = _digest(token)
+        key = digest(token)
         if key in grants:
             raise InvalidInputError(f"{where}: this token is listed twice; keep one entry.", field="tokens")
         grants[key] = Grant(
@@ -131,9 +157,7 @@ class BearerAuth:
             if name.lower() == b"authorization":
                 header = value.decode("latin-1")
                 break
-        scheme, _, token = header.partition(" ")
-        # Comparing digests through a dict: the lookup time does not reveal the token.
-        grant = self.grants.get(_digest(token.strip())) if scheme.lower() == "bearer" else None
+        grant = bearer_grant(header, self.grants)
         if grant is None:
             log.info("refused an HTTP request without a valid bearer token")
             await _unauthorized(send, "missing token" if not header else "unknown token")
