@@ -56,3 +56,23 @@ def test_an_upgrade_can_be_repeated_and_leaves_current_namespaces_alone(chroma_c
         assert upgrade_namespace(eng._store, "ops") == 5
         assert upgrade_namespace(eng._store, "ops") == 0
         assert upgrade_namespace(eng._store, "never-written") == 0
+
+
+def test_one_liveness_rule_a_record_without_expiry_never_expires(chroma_client: Any) -> None:
+    # issue 16: "is this memory live?" had four answers for a record without pm_expires.
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=Settings()) as eng:
+        eng.remember_many([{"content": f"note {i} on the lake", "namespace": "ops"} for i in range(3)])
+        old = eng.remember("The vault key is rotated every 90 days", namespace="ops")
+    _as_layout_1(chroma_client, "ops")
+    col = chroma_client.get_collection(collection_name("ops"))
+    col.update(ids=[old.id], metadatas=[{"pm_expires": None}])  # None removes the key
+    assert "pm_expires" not in col.get(ids=[old.id], include=["metadatas"])["metadatas"][0]
+
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=Settings()) as eng:
+        hits = eng.recall("vault key rotated", k=1, namespace="ops")
+        assert hits[0].memory.id == old.id and hits[0].memory.expires_at is None
+        assert old.id in {m.id for m in eng.list(namespace="ops", limit=100)}  # where clauses agree
+        assert eng.stats(namespace="ops")["count"] == 4
+        again = eng.remember("The vault key is rotated every 90 days", namespace="ops")
+        assert again.id == old.id  # reinforced, not stored twice: the write path agrees too
+        assert "pm_expires" in col.get(ids=[old.id], include=["metadatas"])["metadatas"][0]

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from priomem._models import Memory
-from priomem._records import NEVER, epoch, thread_slot
+from priomem._records import epoch, is_live, thread_slot
 from priomem._store import ChromaStore
 
 __all__ = ["PREV_KEYS", "WINDOW", "link"]
@@ -51,7 +51,7 @@ def _stored_tail(
         for r in rows
         if r.id not in exclude
         and first - window <= float(r.metadata.get("pm_created", 0.0)) <= first
-        and float(r.metadata.get("pm_expires", NEVER)) > now_e
+        and is_live(r.metadata, now_e)
     }
     if not key:
         return []

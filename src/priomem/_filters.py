@@ -8,7 +8,7 @@ from typing import Any
 
 from priomem._errors import InvalidInputError
 from priomem._priority import Priority
-from priomem._records import NEVER, epoch
+from priomem._records import epoch, expired_where, is_live, live_where
 
 __all__ = ["Filter"]
 
@@ -73,16 +73,16 @@ class Filter:
         if self.before:
             clauses.append({"pm_created": {"$lt": epoch(self.before)}})
         if live_at is not None:
-            clauses.append({"pm_expires": {"$gt": live_at}})
+            clauses.append(live_where(live_at))
         if expired_at is not None:
-            clauses.append({"pm_expires": {"$lte": expired_at}})
+            clauses.append(expired_where(expired_at))
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
     def matches(self, meta: dict[str, Any], now_epoch: float) -> bool:
         """Whether a stored record's metadata passes the filter and is live at ``now_epoch``."""
-        if float(meta.get("pm_expires", NEVER)) <= now_epoch:
+        if not is_live(meta, now_epoch):
             return False
         if self.tags:
             have = meta.get("pm_tags") or ()

@@ -18,7 +18,16 @@ from priomem._consolidate import Consolidation
 from priomem._errors import InvalidInputError
 from priomem._priority import Priority
 from priomem._progress import bar, progress_log
-from priomem._records import NEVER, USER_PREFIX, decode, encode, epoch, lifetime_start
+from priomem._records import (
+    NEVER,
+    USER_PREFIX,
+    decode,
+    encode,
+    epoch,
+    expires_epoch,
+    lifetime_start,
+    live_where,
+)
 from priomem._retention import CLASSIFICATION_KEY
 from priomem._timeparse import utcnow
 from priomem._validation import validate_content
@@ -42,7 +51,7 @@ def reapply_retention(engine: MemoryEngine, ns: str, now_e: float) -> list[str]:
         start = lifetime_start(row.metadata)
         expires = retention.expiry(memory.priority, memory.ttl, memory.metadata, start)
         value = NEVER if expires is None else epoch(expires)
-        if value != float(row.metadata.get("pm_expires", NEVER)):
+        if value != expires_epoch(row.metadata):
             changed_ids.append(row.id)
             changed.append({"pm_expires": value})
         if value <= now_e:
@@ -86,7 +95,7 @@ def consolidate_namespace(
             {"pm_created": {"$gte": now_e - span.total_seconds()}},
             {"pm_priority": {"$lte": int(ceiling)}},
             {"pm_lineage": False},
-            {"pm_expires": {"$gt": now_e}},
+            live_where(now_e),
         ]
     }
     results: list[Consolidation] = []

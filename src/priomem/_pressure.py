@@ -33,7 +33,7 @@ from priomem._errors import InvalidInputError, QuotaExceededError
 from priomem._models import Memory
 from priomem._priority import Priority
 from priomem._quota import Candidate, Incoming, Plan, Quota, plan_room
-from priomem._records import NEVER, USER_PREFIX, decode
+from priomem._records import USER_PREFIX, decode, is_live
 from priomem._retention import CLASSIFICATION_KEY, RetentionPolicy
 from priomem._settings import Settings
 from priomem._store import ChromaStore
@@ -196,7 +196,7 @@ class Pressure:
         expired = []
         for row in self._store.get(namespace, documents=False):
             meta: Mapping[str, Any] = row.metadata
-            if float(meta.get("pm_expires", NEVER)) <= now_e:
+            if not is_live(meta, now_e):
                 expired.append(row.id)
                 continue
             accessed = float(meta.get("pm_accessed", 0.0) or 0.0)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,10 +45,13 @@ __all__ = [
     "decode",
     "encode",
     "epoch",
+    "expired_where",
+    "expires_epoch",
     "from_epoch",
     "id_time",
     "is_live",
     "lifetime_start",
+    "live_where",
     "new_id",
     "thread_slot",
 ]
@@ -180,5 +184,28 @@ def lifetime_start(meta: dict[str, Any]) -> datetime:
     return from_epoch(max(float(meta.get("pm_stored", 0.0)), float(meta.get(RENEWED_KEY, 0.0) or 0.0)))
 
 
-def is_live(meta: dict[str, Any], now_epoch: float) -> bool:
-    return float(meta.get("pm_expires", NEVER)) > now_epoch
+# -- liveness: the one rule ------------------------------------------------------------
+# A memory is live until its ``pm_expires``; a record without one never expires (as
+# :func:`decode` reads it: ``expires_at`` None). Every record priomem writes has the key
+# (``NEVER`` when it never expires), so the where clauses below, which Chroma cannot make
+# match a missing key, select the same records as :func:`is_live` does.
+
+
+def expires_epoch(meta: Mapping[str, Any]) -> float:
+    """When a stored memory expires, in epoch seconds (``NEVER`` when it does not)."""
+    return float(meta.get("pm_expires", NEVER))
+
+
+def is_live(meta: Mapping[str, Any], now_epoch: float) -> bool:
+    """Whether a stored memory is live at ``now_epoch``: the liveness rule everywhere."""
+    return expires_epoch(meta) > now_epoch
+
+
+def live_where(now_epoch: float) -> dict[str, Any]:
+    """A Chroma where clause: memories live at ``now_epoch`` (see :func:`is_live`)."""
+    return {"pm_expires": {"$gt": now_epoch}}
+
+
+def expired_where(now_epoch: float) -> dict[str, Any]:
+    """A Chroma where clause: memories expired at ``now_epoch``."""
+    return {"pm_expires": {"$lte": now_epoch}}

@@ -23,7 +23,7 @@ from typing import Any
 from priomem._pressure import meta_compliance
 from priomem._priority import Priority
 from priomem._quota import Quota
-from priomem._records import NEVER, USER_PREFIX, epoch, from_epoch
+from priomem._records import USER_PREFIX, epoch, expires_epoch, from_epoch, is_live
 from priomem._retention import CLASSIFICATION_KEY
 from priomem._store import ChromaStore
 from priomem._timeparse import utcnow
@@ -61,8 +61,8 @@ def namespace_stats(store: ChromaStore, ns: str, quota: Quota, *, guaranteed: bo
     oldest = newest = None
     for row in store.get(ns, documents=False):
         meta = row.metadata
-        expires = float(meta.get("pm_expires", NEVER))
-        if expires <= now_e:
+        expires = expires_epoch(meta)
+        if not is_live(meta, now_e):
             expired += 1
             continue
         count += 1

@@ -3,7 +3,8 @@
 Layout 1 stored plain terms (``pm_terms``) and linked every memory to the ones written
 just before it (``pm_prev``/``pm_prev2``), thread or not. Layout 2 keys terms by
 namespace (cheap look-ups whatever else the store holds, :mod:`priomem._lexical`) and
-links only turns of a thread (:mod:`priomem._context`). Upgrading rewrites, through
+links only turns of a thread (:mod:`priomem._context`), and every record has
+``pm_expires``. Upgrading rewrites, through
 Chroma's public ``update``, each record's terms and drops its old links, then marks the
 collection. Every step can be repeated, so a process killed half-way leaves a namespace
 whose records are all readable and recalled by meaning (records not yet rewritten are only
@@ -17,6 +18,7 @@ from typing import Any
 
 from priomem._context import PREV_KEYS
 from priomem._lexical import keyed, term_key, unkeyed
+from priomem._records import NEVER
 from priomem._store import LAYOUT, ChromaStore
 
 __all__ = ["PAGE", "upgrade_namespace"]
@@ -50,6 +52,10 @@ def upgrade_namespace(store: ChromaStore, namespace: str) -> int:
                 change["pm_terms"] = keyed(key, sorted(unkeyed(stored)))
             if not row.metadata.get("pm_thread"):
                 change.update({k: None for k in PREV_KEYS if k in row.metadata})
+            if "pm_expires" not in row.metadata:
+                # Never expires (the liveness rule, priomem._records.is_live), said in the
+                # key so that where clauses on it select the record too.
+                change["pm_expires"] = NEVER
             if change:
                 ids.append(row.id)
                 metas.append(change)

@@ -20,7 +20,7 @@ from priomem._errors import InvalidInputError
 from priomem._models import Memory
 from priomem._pressure import Pressure
 from priomem._recall import run_soon
-from priomem._records import RENEWED_KEY, decode, encode, epoch, new_id
+from priomem._records import RENEWED_KEY, decode, encode, epoch, is_live, new_id
 from priomem._requests import Item
 from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
@@ -127,7 +127,7 @@ def _existing(core: WriteCore, namespace: str, hashes: Sequence[str], now_e: flo
     existing: dict[str, Memory] = {}
     for start in range(0, len(hashes), 500):
         for row in core.store.get(namespace, where={"pm_hash": {"$in": list(hashes[start : start + 500])}}):
-            if float(row.metadata.get("pm_expires", 0)) > now_e:
+            if is_live(row.metadata, now_e):
                 existing[str(row.metadata["pm_hash"])] = decode(row.id, row.document, row.metadata, namespace)
     return existing
 
