@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -311,6 +312,48 @@ def test_bad_input_leaves_the_store_unchanged(engine: MemoryEngine) -> None:
             call()
         assert info.value.field, info.value.message
     assert digest(engine) == before
+
+
+def test_every_public_operation_has_an_async_twin_with_its_signature() -> None:
+    import inspect
+
+    public = {
+        name
+        for name, value in vars(MemoryEngine).items()
+        if not name.startswith("_") and inspect.isfunction(value) and not inspect.iscoroutinefunction(value)
+    }
+    assert {"remember", "recall", "forget", "list", "consolidate", "import_"} <= public
+    for name in sorted(public):
+        twin = getattr(MemoryEngine, "a" + name, None)
+        assert twin is not None and inspect.iscoroutinefunction(twin), (
+            f"MemoryEngine.{name} has no async twin a{name}"
+        )
+        assert inspect.signature(twin) == inspect.signature(getattr(MemoryEngine, name)), name
+    extra = {n[1:] for n, v in vars(MemoryEngine).items() if inspect.iscoroutinefunction(v)} - public
+    assert not extra, f"async methods without a sync original: {extra}"
+
+
+async def test_async_twins_run_off_the_event_loop(
+    engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    threads: list[int] = []
+    embed = engine.embedder.embed_documents
+
+    def spy(texts: Sequence[str]) -> Any:
+        threads.append(threading.get_ident())
+        return embed(texts)
+
+    monkeypatch.setattr(engine.embedder, "embed_documents", spy)
+    await engine.aremember("an async note", priority="high")
+    assert threads and threading.get_ident() not in threads  # embedded on a worker thread
+    assert (await engine.astats())["count"] == 1
+    got = await engine.alist(limit=5)
+    assert [m.content for m in got] == ["an async note"]
+    assert await engine.anamespaces() == ["default"]
+    assert (await engine.aforget_report([got[0].id])).count == 1
+    assert await engine.aclose() is None
 
 
 def test_async_twins_wrap_the_sync_core(engine: MemoryEngine) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import json
@@ -13,7 +12,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -21,6 +19,7 @@ import numpy as np
 
 from priomem import _audit, _export, _lifecycle, _lineage, _upgrade, _writes
 from priomem._access import AccessRecorder
+from priomem._async import async_twin
 from priomem._consolidate import Consolidation
 from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder, as_matrix
 from priomem._errors import InvalidInputError, NotFoundError, WrongTypeError
@@ -761,31 +760,29 @@ class MemoryEngine:
         """Restore an export, every field and id preserved; re-embeds when the model differs."""
         return _export.import_memories(self, src, reembed=reembed, namespace=namespace, progress=progress)
 
-    # -- async twins: the sync core on a worker thread, never a copy of it ---------------
-    async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(partial(fn, *args, **kwargs))
-
-    async def aremember(self, content: str, **kwargs: Any) -> Memory:
-        """Async :meth:`remember` (runs the sync core in a worker thread)."""
-        result: Memory = await self._run(self.remember, content, **kwargs)
-        return result
-
-    async def aremember_many(self, items: Iterable[Mapping[str, Any]]) -> builtins.list[Memory]:
-        """Async :meth:`remember_many`."""
-        result: builtins.list[Memory] = await self._run(self.remember_many, list(items))
-        return result
-
-    async def arecall(self, query: str, **kwargs: Any) -> builtins.list[RecallHit]:
-        """Async :meth:`recall`."""
-        result: builtins.list[RecallHit] = await self._run(self.recall, query, **kwargs)
-        return result
-
-    async def aforget(self, ids: Iterable[str] | None = None, **kwargs: Any) -> int:
-        """Async :meth:`forget`."""
-        result: int = await self._run(self.forget, ids, **kwargs)
-        return result
-
-    async def aget(self, id: str, **kwargs: Any) -> Memory | None:
-        """Async :meth:`get`."""
-        result: Memory | None = await self._run(self.get, id, **kwargs)
-        return result
+    # -- async twins: the sync core on a worker thread, never a copy (priomem._async) ----
+    aclose = async_twin(close)
+    aremember = async_twin(remember)
+    aremember_many = async_twin(remember_many)
+    aremember_many_report = async_twin(remember_many_report)
+    arecall = async_twin(recall)
+    aget = async_twin(get)
+    alist = async_twin(list)
+    alineage = async_twin(lineage)
+    aset_priority = async_twin(set_priority)
+    anamespaces = async_twin(namespaces)
+    astats = async_twin(stats)
+    aforget = async_twin(forget)
+    aforget_report = async_twin(forget_report)
+    asweep = async_twin(sweep)
+    aset_quota = async_twin(set_quota)
+    aget_quota = async_twin(get_quota)
+    aset_retention = async_twin(set_retention)
+    aget_retention = async_twin(get_retention)
+    aerase = async_twin(erase)
+    acompact = async_twin(compact)
+    acheck = async_twin(check)
+    aaudit_log = async_twin(audit_log)
+    aconsolidate = async_twin(consolidate)
+    aexport = async_twin(export)
+    aimport_ = async_twin(import_)
