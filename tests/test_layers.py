@@ -186,3 +186,35 @@ def test_the_contract_catches_a_wrong_arrow(
     problems = violations()
     assert problems and all(module in p for p in problems), problems
     assert len({p.split(": ", 1)[0] for p in problems}) == 1  # the added line, and nothing else
+
+
+def test_no_module_reaches_into_another_objects_private_members() -> None:
+    # ``engine._store`` from a helper module is the kind of coupling the engine core removed:
+    # helpers get an EngineCore. Allowed: self/cls, and a class's own members on another
+    # instance of it (a factory filling in a new object); os._exit is the standard library's.
+    problems = []
+    for module, path in modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        owned: dict[ast.AST, set[str]] = {}
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            names = {
+                a.attr
+                for a in ast.walk(cls)
+                if isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name) and a.value.id == "self"
+            }
+            for inner in ast.walk(cls):
+                owned[inner] = owned.get(inner, set()) | names
+        for node in ast.walk(tree):
+            if (
+                not isinstance(node, ast.Attribute)
+                or not node.attr.startswith("_")
+                or node.attr.startswith("__")
+            ):
+                continue
+            value = node.value
+            if isinstance(value, ast.Name) and value.id in ("self", "cls", "os"):
+                continue
+            if node.attr in owned.get(node, set()):
+                continue
+            problems.append(f"{path.relative_to(SRC)}:{node.lineno}: {module} uses {ast.unparse(node)}")
+    assert not problems, "private members used from outside their class:\n" + "\n".join(problems)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import builtins
-import contextlib
 import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,15 +15,14 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 
-from priomem import _audit, _export, _lifecycle, _lineage, _upgrade, _writes
-from priomem._access import AccessRecorder
+from priomem import _audit, _export, _lifecycle, _lineage, _writes
 from priomem._async import async_twin
 from priomem._consolidate import Consolidation
+from priomem._core import EngineCore
 from priomem._embedding import Embedder, HashEmbedder, SentenceTransformerEmbedder, as_matrix
 from priomem._errors import InvalidInputError, NotFoundError, WrongTypeError
 from priomem._filters import Filter
 from priomem._models import ForgetReport, Memory, RecallHit
-from priomem._pressure import Pressure
 from priomem._priority import Priority, PriorityLike
 from priomem._quota import Quota
 from priomem._recall import HybridSearcher
@@ -45,7 +42,6 @@ from priomem._validation import (
     validate_ids,
     validate_k,
     validate_limit,
-    validate_namespace,
     validate_tags,
 )
 
@@ -124,22 +120,12 @@ class MemoryEngine:
         else:
             folder = Path(path).expanduser() if path is not None else self.settings.resolved_path()
             self._store = ChromaStore.open_path(folder, **common)  # type: ignore[arg-type]
-        self._ns_locks: dict[str, threading.Lock] = {}
-        self._current: set[str] = set()
-        self._ns_guard = threading.Lock()
-        # Held by writes while a store-wide quota is in force: they plan against every
-        # namespace, so two at once in different namespaces could both take the last room.
-        self._room_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="priomem")
-        self._access = AccessRecorder(self._store.update_metadata)
+        self._core = core = EngineCore(self._store, self.settings, self.embedder)
+        self._pool, self._access, self._pressure = core.pool, core.access, core.pressure
         self._searcher = HybridSearcher(self._store, self._embed_query, self.settings, self._pool)
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._closed = False
-        self._pressure = Pressure(self._store, self.settings, self._access, self._delete)
-        self._writer = _writes.WriteCore(
-            self._store, self._pressure, self._pool, self._embed_documents, self.settings
-        )
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -166,47 +152,7 @@ class MemoryEngine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _ns_lock(self, namespace: str) -> threading.Lock:
-        with self._ns_guard:
-            return self._ns_locks.setdefault(namespace, threading.Lock())
-
-    @contextlib.contextmanager
-    def _write_locks(self, namespace: str) -> Iterator[None]:
-        """The namespace's lock, and the store-wide one while a store quota is in force."""
-        shared = self._pressure.policy(namespace).store_quota.limited
-        with self._room_lock if shared else contextlib.nullcontext(), self._ns_lock(namespace):
-            yield
-
-    def _namespace(self, namespace: Any) -> str:
-        ns = validate_namespace(self.settings.default_namespace if namespace is None else namespace)
-        if ns not in self._current:
-            # Once per namespace and process: a namespace an older priomem wrote is
-            # brought to the current record layout before it is used.
-            with self._ns_lock(ns):
-                if ns not in self._current:
-                    _upgrade.upgrade_namespace(self._store, ns)
-                    self._current.add(ns)
-        return ns
-
-    # -- embedding ---------------------------------------------------------------------
-    def _embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """Normalised vectors of ``texts``, in ``embed_batch_size`` calls to the embedder.
-
-        Texts are batched longest first (and put back in order after), as
-        sentence-transformers does within one call: a batch pads to its longest text, so
-        mixing lengths would waste most of the work on padding.
-        """
-        size = self.settings.embed_batch_size
-        dim = self.embedder.dimension
-        if not texts:
-            return np.zeros((0, dim), np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.empty((len(texts), dim), np.float32)
-        for start in range(0, len(order), size):
-            chunk = order[start : start + size]
-            out[chunk] = as_matrix(self.embedder.embed_documents([texts[i] for i in chunk]), dim, len(chunk))
-        return out
-
+    # -- embedding (documents: EngineCore.embed_documents) -----------------------------
     def _embed_query(self, text: str) -> np.ndarray:
         with self._cache_lock:
             cached = self._query_cache.get(text)
@@ -286,9 +232,9 @@ class MemoryEngine:
         for index, item in enumerate(items):
             by_namespace.setdefault(item.namespace, []).append(index)
         for namespace, indexes in by_namespace.items():
-            self._namespace(namespace)
-            with self._write_locks(namespace):
-                written, gone = _writes.write_namespace(self._writer, namespace, [items[i] for i in indexes])
+            self._core.namespace(namespace)
+            with self._core.write_locks(namespace):
+                written, gone = _writes.write_namespace(self._core, namespace, [items[i] for i in indexes])
             evicted.extend(gone)
             for index, memory in written:
                 results[indexes[index]] = memory
@@ -344,7 +290,7 @@ class MemoryEngine:
             raise WrongTypeError(f"query: expected a string, got {type(query).__name__}.", field="query")
         text = validate_content(query, self.settings.max_content_chars, field="query")
         k = validate_k(k, self.settings.max_k)
-        ns = self._namespace(namespace)
+        ns = self._core.namespace(namespace)
         now = utcnow()
         flt = self._filter(
             tags=tags, lineage=lineage, min_priority=min_priority, since=since, until=until, now=now
@@ -358,7 +304,7 @@ class MemoryEngine:
     def get(self, id: str, *, namespace: str | None = None) -> Memory | None:
         """The memory with ``id`` in ``namespace``, or None (also when it has expired)."""
         memory_id = validate_id(id)
-        ns = self._namespace(namespace)
+        ns = self._core.namespace(namespace)
         rows = self._store.get(ns, ids=[memory_id])
         if not rows:
             return None
@@ -379,7 +325,7 @@ class MemoryEngine:
         offset: int = 0,
     ) -> builtins.list[Memory]:
         """Live memories of a namespace, newest ``created_at`` first, ``limit`` (<= 1,000) at a time."""
-        ns = self._namespace(namespace)
+        ns = self._core.namespace(namespace)
         limit = validate_limit(limit, self.settings.max_list_limit)
         offset = validate_limit(offset, 2**31, field="offset", minimum=0)
         now = utcnow()
@@ -408,7 +354,9 @@ class MemoryEngine:
         """
         dataset = validate_dataset(name, "name")
         depth = validate_limit(depth, _lineage.MAX_DEPTH, field="depth")
-        return _lineage.walk_store(self._store, self._namespace(namespace), dataset, depth, epoch(utcnow()))
+        return _lineage.walk_store(
+            self._store, self._core.namespace(namespace), dataset, depth, epoch(utcnow())
+        )
 
     def set_priority(self, id: str, priority: PriorityLike, *, namespace: str | None = None) -> Memory:
         """Change a memory's priority (its id stays); retention is recomputed for the new one.
@@ -417,8 +365,8 @@ class MemoryEngine:
         """
         memory_id = validate_id(id)
         new_priority = Priority.parse(priority)
-        ns = self._namespace(namespace)
-        with self._ns_lock(ns):
+        ns = self._core.namespace(namespace)
+        with self._core.ns_lock(ns):
             current = self.get(memory_id, namespace=ns)
             if current is None:
                 raise NotFoundError(
@@ -453,7 +401,7 @@ class MemoryEngine:
             return namespace_stats(self._store, ns, quota, guaranteed=ns in guarantees)
 
         if namespace is not None:
-            return one(self._namespace(namespace))
+            return one(self._core.namespace(namespace))
         return store_stats({ns: one(ns) for ns in self.namespaces()}, store_quota, guarantees)
 
     # -- forget ------------------------------------------------------------------------
@@ -500,7 +448,7 @@ class MemoryEngine:
         dry_run: bool = False,
     ) -> ForgetReport:
         """Like :meth:`forget`, but returns the ids selected (:class:`ForgetReport`)."""
-        ns = self._namespace(namespace)
+        ns = self._core.namespace(namespace)
         if not isinstance(everything, bool) or not isinstance(dry_run, bool):
             raise WrongTypeError("everything and dry_run must be booleans.", field="everything")
         now = utcnow()
@@ -514,7 +462,7 @@ class MemoryEngine:
             )
         if wanted is not None and not wanted:
             return ForgetReport(ids=(), dry_run=dry_run)
-        with self._ns_lock(ns):
+        with self._core.ns_lock(ns):
             if wanted is not None:
                 rows = self._store.get(ns, ids=list(wanted), documents=False)
                 selected = [r.id for r in rows if flt.empty or flt.matches(r.metadata, float("-inf"))]
@@ -534,27 +482,8 @@ class MemoryEngine:
                         if v
                     }
                 )
-                self._delete(ns, selected, whole=wanted is None and flt.empty, selector=selector)
+                self._core.delete(ns, selected, whole=wanted is None and flt.empty, selector=selector)
         return ForgetReport(ids=tuple(selected), dry_run=dry_run)
-
-    def _delete(
-        self,
-        ns: str,
-        ids: Sequence[str],
-        *,
-        whole: bool = False,
-        action: str = "forget",
-        selector: Mapping[str, Any] | None = None,
-    ) -> None:
-        if whole:
-            self._store.drop(ns)
-            self._access.forget(ns)
-        elif ids:
-            self._store.delete(ns, ids)
-            self._access.forget(ns, ids)
-        if ids:
-            _audit.append(self._store, action, ns, selector or {}, ids)
-            log.info("%s: deleted %d memories in %r", action, len(ids), ns)
 
     def sweep(self) -> int:
         """Apply retention now, with real deletion; returns how many memories were deleted.
@@ -563,7 +492,7 @@ class MemoryEngine:
         namespace's overrides, classification caps) to memories written under older rules.
         """
         now_e = epoch(utcnow())
-        return sum(_lifecycle.sweep_namespace(self, ns, now_e) for ns in self.namespaces())
+        return sum(_lifecycle.sweep_namespace(self._core, ns, now_e) for ns in self.namespaces())
 
     # -- memory under pressure: quotas, retention, erasure, audit -------------------------
     def set_quota(
@@ -583,14 +512,14 @@ class MemoryEngine:
         process shares it. See :mod:`priomem._pressure` for the rules.
         """
         quota = Quota(max_memories, max_bytes, critical_reserve, compliance_reserve)
-        self._pressure.set_quota(None if namespace == "*" else self._namespace(namespace), quota)
+        self._pressure.set_quota(None if namespace == "*" else self._core.namespace(namespace), quota)
         return quota
 
     def get_quota(self, namespace: str | None = None) -> Quota:
         """A namespace's quota in force (``"*"``: the store-wide one)."""
         if namespace == "*":
             return self._pressure.policy(self.settings.default_namespace).store_quota
-        return self._pressure.policy(self._namespace(namespace)).quota
+        return self._pressure.policy(self._core.namespace(namespace)).quota
 
     def set_retention(
         self,
@@ -609,9 +538,9 @@ class MemoryEngine:
         memory past a tightened lifetime is no longer returned by any process; :meth:`sweep`
         deletes it.
         """
-        ns = self._namespace(namespace)
+        ns = self._core.namespace(namespace)
         update = RetentionPolicy.overrides(priority, classification, caps)
-        with self._ns_lock(ns):
+        with self._core.ns_lock(ns):
             previous = self._store.meta_get([f"retention:{ns}"]).get(f"retention:{ns}")
             merged = json.loads(previous.document) if previous else {"priority": {}, "classification": {}}
             for part in ("priority", "classification"):
@@ -620,12 +549,12 @@ class MemoryEngine:
                 merged["caps"] = update["caps"]
             self._store.meta_put(f"retention:{ns}", json.dumps(merged), {"kind": "retention"})
             self._pressure.invalidate()
-            _lifecycle.reapply_retention(self, ns, epoch(utcnow()))
+            _lifecycle.reapply_retention(self._core, ns, epoch(utcnow()))
         return self.get_retention(ns)
 
     def get_retention(self, namespace: str | None = None) -> RetentionPolicy:
         """The retention rules in force in a namespace."""
-        return self._pressure.policy(self._namespace(namespace)).retention
+        return self._pressure.policy(self._core.namespace(namespace)).retention
 
     def erase(self, *, namespace: str | None = None, subject: str | None = None) -> int:
         """Remove every memory of a data subject, everywhere it is stored; returns how many.
@@ -644,17 +573,17 @@ class MemoryEngine:
             raise InvalidInputError(
                 "subject: give the data subject's identifier (1-256 characters).", field="subject"
             )
-        targets = [self._namespace(namespace)] if namespace is not None else self.namespaces()
+        targets = [self._core.namespace(namespace)] if namespace is not None else self.namespaces()
         erased: builtins.list[str] = []
         for ns in targets:
-            with self._ns_lock(ns):
+            with self._core.ns_lock(ns):
                 if subject is None:
                     ids = self._store.ids(ns)
-                    self._delete(ns, ids, whole=True, action="erase", selector={"namespace": ns})
+                    self._core.delete(ns, ids, whole=True, action="erase", selector={"namespace": ns})
                     self._store.meta_delete([f"quota:{ns}", f"retention:{ns}"])
                 else:
                     ids = self._store.ids(ns, where={USER_PREFIX + "subject": subject})
-                    self._delete(
+                    self._core.delete(
                         ns, ids, action="erase", selector={"subject": _audit.subject_digest(subject)}
                     )
             erased.extend(ids)
@@ -688,13 +617,13 @@ class MemoryEngine:
         """
         found = []
         for ns in self._store.namespaces():
-            with self._ns_lock(ns):  # no write or forget of this namespace meanwhile
+            with self._core.ns_lock(ns):  # no write or forget of this namespace meanwhile
                 found.append(
                     check_namespace(
                         self._store,
                         ns,
                         repair=repair,
-                        embed=self._embed_documents,
+                        embed=self._core.embed_documents,
                         dimension=self.embedder.dimension,
                     )
                 )
@@ -728,11 +657,11 @@ class MemoryEngine:
         different data subjects or classifications. Deterministic. ``progress``: report
         the merging on stderr (see :mod:`priomem._progress`).
         """
-        ns = self._namespace(namespace)
+        ns = self._core.namespace(namespace)
         span = parse_duration(window, field="window")
         ceiling = min(Priority.parse(max_priority, field="max_priority"), Priority.HIGH)
         return _lifecycle.consolidate_namespace(
-            self, ns, span, ceiling, min_similarity, summarize, dry_run, progress=progress
+            self._core, ns, span, ceiling, min_similarity, summarize, dry_run, progress=progress
         )
 
     # -- snapshots ---------------------------------------------------------------------
@@ -746,7 +675,7 @@ class MemoryEngine:
     ) -> int:
         """Write memories (all namespaces, or one) as JSON Lines; see :mod:`priomem._export`."""
         return _export.export_memories(
-            self, dest, namespace=namespace, include_embeddings=include_embeddings, progress=progress
+            self._core, dest, namespace=namespace, include_embeddings=include_embeddings, progress=progress
         )
 
     def import_(
@@ -758,7 +687,9 @@ class MemoryEngine:
         progress: bool = False,
     ) -> _export.ImportReport:
         """Restore an export, every field and id preserved; re-embeds when the model differs."""
-        return _export.import_memories(self, src, reembed=reembed, namespace=namespace, progress=progress)
+        return _export.import_memories(
+            self._core, src, reembed=reembed, namespace=namespace, progress=progress
+        )
 
     # -- async twins: the sync core on a worker thread, never a copy (priomem._async) ----
     aclose = async_twin(close)

@@ -43,7 +43,7 @@ from priomem._validation import (
 )
 
 if TYPE_CHECKING:
-    from priomem._engine import MemoryEngine
+    from priomem._core import EngineCore
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ImportReport", "export_memories", "import_memories"]
 
@@ -70,7 +70,7 @@ class ImportReport:
 
 
 def export_memories(
-    engine: MemoryEngine,
+    core: EngineCore,
     dest: str | Path | IO[str],
     *,
     namespace: str | None = None,
@@ -78,13 +78,13 @@ def export_memories(
     progress: bool = False,
 ) -> int:
     """Write the store (or one namespace) as JSON Lines; returns how many memories."""
-    store = engine._store
-    namespaces = [engine._namespace(namespace)] if namespace is not None else engine.namespaces()
+    store = core.store
+    namespaces = [core.namespace(namespace)] if namespace is not None else core.store.namespaces()
     header = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "model": engine.embedder.name,
-        "dimension": engine.embedder.dimension,
+        "model": core.embedder.name,
+        "dimension": core.embedder.dimension,
         "created_at": utcnow().isoformat(),
         "namespaces": namespaces,
         "embeddings": include_embeddings,
@@ -188,7 +188,7 @@ def _memory(record: Mapping[str, Any], line: int, namespace_override: str | None
 
 
 def import_memories(
-    engine: MemoryEngine,
+    core: EngineCore,
     src: str | Path | IO[str],
     *,
     reembed: str = "auto",
@@ -206,7 +206,7 @@ def import_memories(
     """
     if reembed not in {"auto", "always", "never"}:
         raise InvalidInputError(f"reembed: {reembed!r}; use auto, always or never.", field="reembed")
-    target = engine._namespace(namespace) if namespace is not None else None
+    target = core.namespace(namespace) if namespace is not None else None
     lines = _lines(src)
     try:
         number, first = next(lines)
@@ -226,7 +226,7 @@ def import_memories(
             f"the export has format version {version}, newer than this priomem reads ({FORMAT_VERSION}); upgrade priomem."
         )
     same_model = (
-        header.get("model") == engine.embedder.name and header.get("dimension") == engine.embedder.dimension
+        header.get("model") == core.embedder.name and header.get("dimension") == core.embedder.dimension
     )
     memories: list[Memory] = []
     vectors: list[np.ndarray | None] = []
@@ -241,13 +241,13 @@ def import_memories(
             raise FormatError(f"line {number}: expected a JSON object.")
         if version == 1:
             record = _migrate_v1(record)
-        memories.append(_memory(record, number, target, engine.settings.max_content_chars))
+        memories.append(_memory(record, number, target, core.settings.max_content_chars))
         embedding = record.get("embedding")
         usable = (
             reembed != "always"
             and same_model
             and isinstance(embedding, list)
-            and len(embedding) == engine.embedder.dimension
+            and len(embedding) == core.embedder.dimension
         )
         vectors.append(np.asarray(embedding, dtype=np.float32) if usable else None)
     if reembed == "never" and any(v is None for v in vectors):
@@ -261,7 +261,7 @@ def import_memories(
     memories = [memories[i] for i in order]
     vectors = [vectors[i] for i in order]
     if progress and any(v is None for v in vectors):
-        warm_up = getattr(engine.embedder, "warm_up", None)
+        warm_up = getattr(core.embedder, "warm_up", None)
         if warm_up is not None:
             warm_up()  # the model loads before the bar starts, saying so
     bar = _progress(len(memories), "import", progress)
@@ -274,7 +274,7 @@ def import_memories(
         chunk_vectors = vectors[start : start + BATCH]
         missing = [i for i, v in enumerate(chunk_vectors) if v is None]
         if missing:
-            fresh = engine._embed_documents([chunk[i].content for i in missing])
+            fresh = core.embed_documents([chunk[i].content for i in missing])
             for j, i in enumerate(missing):
                 chunk_vectors[i] = fresh[j]
             reembedded += len(missing)
@@ -283,12 +283,11 @@ def import_memories(
             by_ns.setdefault(memory.namespace, []).append(i)
         for ns, all_indexes in by_ns.items():
             namespaces[ns] = None
-            with engine._write_locks(ns):
-                pressure = engine._pressure
+            with core.write_locks(ns):
+                pressure = core.pressure
                 # A memory already stored under its id is replaced in place: it needs no room.
                 present = {
-                    r.id
-                    for r in engine._store.get(ns, ids=[chunk[i].id for i in all_indexes], documents=False)
+                    r.id for r in core.store.get(ns, ids=[chunk[i].id for i in all_indexes], documents=False)
                 }
                 new = [i for i in all_indexes if chunk[i].id not in present]
                 plan = pressure.plan(
@@ -302,8 +301,8 @@ def import_memories(
                 encoded = [encode(chunk[i]) for i in indexes]
                 matrix = np.stack([chunk_vectors[i] for i in indexes])  # type: ignore[misc]
                 # Turns of a thread are linked again to the turns before them.
-                links = _context.link(engine._store, ns, [chunk[i] for i in indexes], epoch(utcnow()))
-                engine._store.upsert(
+                links = _context.link(core.store, ns, [chunk[i] for i in indexes], epoch(utcnow()))
+                core.store.upsert(
                     ns,
                     [chunk[i].id for i in indexes],
                     matrix,

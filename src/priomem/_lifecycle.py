@@ -33,16 +33,16 @@ from priomem._timeparse import utcnow
 from priomem._validation import validate_content
 
 if TYPE_CHECKING:
-    from priomem._engine import MemoryEngine
+    from priomem._core import EngineCore
 
 __all__ = ["consolidate_namespace", "reapply_retention", "sweep_namespace"]
 
 
-def reapply_retention(engine: MemoryEngine, ns: str, now_e: float) -> list[str]:
+def reapply_retention(core: EngineCore, ns: str, now_e: float) -> list[str]:
     """Recompute every memory's expiry in ``ns`` under the rules in force now; returns the
     ids expired under them. Call under the namespace's lock."""
-    retention = engine._pressure.policy(ns).retention
-    store = engine._store
+    retention = core.pressure.policy(ns).retention
+    store = core.store
     changed_ids: list[str] = []
     changed: list[dict[str, Any]] = []
     expired: list[str] = []
@@ -60,16 +60,16 @@ def reapply_retention(engine: MemoryEngine, ns: str, now_e: float) -> list[str]:
     return expired
 
 
-def sweep_namespace(engine: MemoryEngine, ns: str, now_e: float) -> int:
+def sweep_namespace(core: EngineCore, ns: str, now_e: float) -> int:
     """Delete what has expired in ``ns`` under the rules in force now; returns how many."""
-    with engine._ns_lock(ns):
-        doomed = reapply_retention(engine, ns, now_e)
-        engine._delete(ns, sorted(doomed), action="sweep", selector={"rule": "retention"})
+    with core.ns_lock(ns):
+        doomed = reapply_retention(core, ns, now_e)
+        core.delete(ns, sorted(doomed), action="sweep", selector={"rule": "retention"})
     return len(doomed)
 
 
 def consolidate_namespace(
-    engine: MemoryEngine,
+    core: EngineCore,
     ns: str,
     span: timedelta,
     ceiling: Priority,
@@ -99,8 +99,8 @@ def consolidate_namespace(
         ]
     }
     results: list[Consolidation] = []
-    store = engine._store
-    with engine._ns_lock(ns):
+    store = core.store
+    with core.ns_lock(ns):
         rows = store.get(ns, where=where, embeddings=True)
         if progress:
             progress_log.info("consolidate: grouping %d memories of %r", len(rows), ns)
@@ -127,33 +127,33 @@ def consolidate_namespace(
                     if summarize is not None
                     else _consolidate.merge_text(texts, vectors[indexes])
                 )
-                content = validate_content(text, engine.settings.max_content_chars, field="summarize()")
+                content = validate_content(text, core.settings.max_content_chars, field="summarize()")
                 merged = _consolidate.merged_memory(
-                    members, content, now=now, max_tags=engine.settings.max_tags
+                    members, content, now=now, max_tags=core.settings.max_tags
                 )
                 results.append(Consolidation(memory=merged, merged_ids=tuple(m.id for m in members)))
         if results and not dry_run:
             merged_all = [c.memory for c in results]
             if progress:
                 progress_log.info("consolidate: embedding %d merged memories", len(merged_all))
-            vectors_out = engine._embed_documents([m.content for m in merged_all])
+            vectors_out = core.embed_documents([m.content for m in merged_all])
             encoded = [encode(m) for m in merged_all]
             store.upsert(
                 ns, [m.id for m in merged_all], vectors_out, [e[0] for e in encoded], [e[1] for e in encoded]
             )
             steps = bar(len(results), "consolidate", progress, unit="groups")
             for c in results:
-                engine._delete(ns, c.merged_ids, action="consolidate", selector={"into": c.memory.id})
-                _repoint_refs(engine, ns, c.merged_ids, c.memory.id)
+                core.delete(ns, c.merged_ids, action="consolidate", selector={"into": c.memory.id})
+                _repoint_refs(core, ns, c.merged_ids, c.memory.id)
                 steps.update(1)
             steps.close()
     return results
 
 
-def _repoint_refs(engine: MemoryEngine, ns: str, old_ids: Sequence[str], new_id: str) -> None:
+def _repoint_refs(core: EngineCore, ns: str, old_ids: Sequence[str], new_id: str) -> None:
     """Memories that referred to merged ones now refer to the merged memory."""
     old = set(old_ids)
     for old_id in old_ids:
-        for row in engine._store.get(ns, where={"pm_refs": {"$contains": old_id}}, documents=False):
+        for row in core.store.get(ns, where={"pm_refs": {"$contains": old_id}}, documents=False):
             refs = [new_id if r in old else r for r in row.metadata.get("pm_refs", [])]
-            engine._store.update_metadata(ns, [row.id], [{"pm_refs": list(dict.fromkeys(refs))}])
+            core.store.update_metadata(ns, [row.id], [{"pm_refs": list(dict.fromkeys(refs))}])

@@ -23,11 +23,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from priomem import _audit
 from priomem._access import AccessRecorder
 from priomem._errors import InvalidInputError, QuotaExceededError
 from priomem._models import Memory
@@ -45,7 +44,19 @@ log = logging.getLogger("priomem")
 #: Seconds a process trusts its copy of quotas and retention overrides.
 POLICY_TTL = 2.0
 
-Deleter = Callable[..., None]
+
+class Deleter(Protocol):
+    """The engine's one deletion (``EngineCore.delete``): Chroma, access counts, audit record."""
+
+    def __call__(
+        self,
+        ns: str,
+        ids: Sequence[str],
+        *,
+        whole: bool = False,
+        action: str = "forget",
+        selector: Mapping[str, Any] | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,9 +367,7 @@ class Pressure:
         gone: list[Memory] = []
         for ns, ids in by_ns.items():
             gone += [decode(r.id, r.document, r.metadata, ns) for r in self._store.get(ns, ids=ids)]
-            self._store.delete(ns, ids)
-            self._access.forget(ns, ids)
-            _audit.append(self._store, "evict", ns, {"to_make_room_in": reason_namespace}, ids)
+            self._delete(ns, ids, action="evict", selector={"to_make_room_in": reason_namespace})
             log.warning(
                 "evicted %d memories from %r to make room in %r (lowest priority first): %s",
                 len(ids),

@@ -1,52 +1,43 @@
 """The write path: duplicates found, memories built or reinforced, room made, stored.
 
 Called by :class:`priomem.MemoryEngine` with one namespace's items under that namespace's
-lock; works on a :class:`WriteCore` (the store, the quota/eviction planner, a worker pool
-and the embedding function), never on the engine's private names.
+lock; works on the engine's :class:`~priomem._core.EngineCore` (the store, the quota and
+eviction planner, a worker pool and the embedding function), never on the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from priomem import _context
 from priomem._errors import InvalidInputError
 from priomem._models import Memory
-from priomem._pressure import Pressure
 from priomem._recall import run_soon
 from priomem._records import RENEWED_KEY, decode, encode, epoch, is_live, new_id
 from priomem._requests import Item
 from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
-from priomem._store import ChromaStore
 from priomem._timeparse import utcnow
 from priomem._validation import MAX_DATASETS, MAX_REFS
 
-__all__ = ["WRITE_STEP", "WriteCore", "write_namespace"]
+if TYPE_CHECKING:
+    from priomem._core import EngineCore
+
+__all__ = ["WRITE_STEP", "write_namespace"]
 
 #: Memories embedded per step of a large write; each step is stored while the next embeds.
 WRITE_STEP = 32
 
 
-@dataclass(frozen=True, slots=True)
-class WriteCore:
-    """What a write needs of the engine."""
-
-    store: ChromaStore
-    pressure: Pressure
-    pool: ThreadPoolExecutor
-    embed: Callable[[Sequence[str]], np.ndarray]
-    settings: Settings
-
-
 def write_namespace(
-    core: WriteCore, namespace: str, items: list[Item]
+    core: EngineCore, namespace: str, items: list[Item]
 ) -> tuple[list[tuple[int, Memory]], list[Memory]]:
     now = utcnow()
     now_e = epoch(now)
@@ -60,7 +51,7 @@ def write_namespace(
     if len(items) <= WRITE_STEP:
         try:
             texts = {i.hash: i.content for i in items}
-            matrix = core.embed(list(texts.values()))
+            matrix = core.embed_documents(list(texts.values()))
             vectors = dict(zip(texts, matrix, strict=True))
         except BaseException:
             with suppress(Exception):  # the embedding's error is the one to report
@@ -122,7 +113,7 @@ def write_namespace(
     return [(index, latest[memory.content_hash]) for index, memory in out], evicted
 
 
-def _existing(core: WriteCore, namespace: str, hashes: Sequence[str], now_e: float) -> dict[str, Memory]:
+def _existing(core: EngineCore, namespace: str, hashes: Sequence[str], now_e: float) -> dict[str, Memory]:
     """The live memories of ``namespace`` with these content hashes, by hash."""
     existing: dict[str, Memory] = {}
     for start in range(0, len(hashes), 500):
@@ -133,7 +124,7 @@ def _existing(core: WriteCore, namespace: str, hashes: Sequence[str], now_e: flo
 
 
 def _store_new(
-    core: WriteCore, namespace: str, new: Sequence[Memory], now_e: float, vectors: Mapping[str, np.ndarray]
+    core: EngineCore, namespace: str, new: Sequence[Memory], now_e: float, vectors: Mapping[str, np.ndarray]
 ) -> None:
     """Embed and store ``new``: each batch is written on a worker while the next one is
     embedded, so a large write costs about its embedding alone.
@@ -150,7 +141,7 @@ def _store_new(
         if all(m.content_hash in vectors for m in new):
             matrix = np.stack([vectors[m.content_hash] for m in new])
         else:
-            matrix = core.embed([m.content for m in new])
+            matrix = core.embed_documents([m.content for m in new])
         core.store.upsert(namespace, [m.id for m in new], matrix, [e[0] for e in encoded], metas)
         return
     pending: Future[None] | None = None
@@ -158,7 +149,7 @@ def _store_new(
     try:
         for start in range(0, len(new), step):
             end = start + step
-            matrix = core.embed([m.content for m in new[start:end]])
+            matrix = core.embed_documents([m.content for m in new[start:end]])
             if pending is not None:
                 pending.result()
             pending = run_soon(
