@@ -17,7 +17,7 @@ def test_importing_the_package_loads_no_sdk() -> None:
 def test_public_names() -> None:
     assert sorted(priomem.mcp_server.__all__) == [
         "EngineHolder", "Grant", "ServerConfig", "ToolRunner", "build_http_app",
-        "build_server", "load_tokens", "main", "parse_config",
+        "build_server", "load_tokens", "main", "parse_config", "serve_stdio",
     ]  # fmt: skip
     for name in priomem.mcp_server.__all__:
         assert getattr(priomem.mcp_server, name).__doc__

@@ -3,9 +3,10 @@
 Run it with ``priomem-mcp`` (stdio) or ``priomem-mcp --transport http`` (streamable HTTP
 at ``/mcp``); see the README, "Use with MCP clients". In Python, serve an engine you already have::
 
-    from priomem.mcp_server import EngineHolder, build_server
-    server = build_server(EngineHolder.of(engine))
-    server.run()                                 # stdio
+    import anyio
+    from priomem.mcp_server import EngineHolder, build_server, serve_stdio
+    server = build_server(EngineHolder.of(engine))   # the SDK's low-level Server
+    anyio.run(serve_stdio, server)                   # stdio; or server.streamable_http_app()
 
 Importing this package is cheap: the MCP SDK, chromadb and the embedding model load only
 when a name below is first used.
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from priomem.mcp_server.__main__ import main
     from priomem.mcp_server._config import ServerConfig, parse_config
     from priomem.mcp_server._http import build_http_app
-    from priomem.mcp_server._server import ToolRunner, build_server
+    from priomem.mcp_server._server import ToolRunner, build_server, serve_stdio
     from priomem.serving import EngineHolder, Grant, load_tokens
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "load_tokens",
     "main",
     "parse_config",
+    "serve_stdio",
 ]
 
 _WHERE = {
@@ -45,6 +47,7 @@ _WHERE = {
     "load_tokens": "priomem.serving",
     "main": "__main__",
     "parse_config": "_config",
+    "serve_stdio": "_server",
 }
 
 

@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import anyio
 
     from priomem.mcp_server._http import serve_http
-    from priomem.mcp_server._server import build_server
+    from priomem.mcp_server._server import build_server, serve_stdio
     from priomem.serving import EngineHolder, Grant
 
     embedder = embedder_for(config.settings)
@@ -89,14 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=local,
         require_grant=config.require_tokens,
         max_k=config.max_k,
-        log_level=config.log_level,
         remote=config.transport != "stdio",
     )
     signal.signal(signal.SIGTERM, _terminate)
     status = 0
     try:
         if config.transport == "stdio":
-            anyio.run(server.run_stdio_async)
+            anyio.run(serve_stdio, server)
         else:
             anyio.run(serve_http, server, config, holder, sock)
     except _Terminated:

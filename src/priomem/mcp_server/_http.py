@@ -14,7 +14,7 @@ import socket
 import sys
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server import Server
 from mcp.server.transport_security import TransportSecuritySettings
 
 from priomem.mcp_server._config import ServerConfig
@@ -43,7 +43,7 @@ def security_settings(config: ServerConfig) -> TransportSecuritySettings:
     )
 
 
-def build_http_app(server: MCPServer[Any], config: ServerConfig, holder: EngineHolder | None = None) -> Any:
+def build_http_app(server: Server[Any], config: ServerConfig, holder: EngineHolder | None = None) -> Any:
     """The ASGI app serving ``server`` at ``/mcp`` with the guards of the module docstring.
 
     With ``config.ui`` on and a ``holder``, the memory browser is mounted at ``/ui``; it
@@ -73,7 +73,7 @@ def build_http_app(server: MCPServer[Any], config: ServerConfig, holder: EngineH
 
 
 async def serve_http(
-    server: MCPServer[Any],
+    server: Server[Any],
     config: ServerConfig,
     holder: EngineHolder | None = None,
     sock: socket.socket | None = None,

@@ -1,13 +1,17 @@
-"""The MCP server: priomem's three tools (:mod:`priomem.tools`) registered on the SDK's ``MCPServer``.
+"""The MCP server: priomem's three tools (:mod:`priomem.tools`) on the SDK's low-level ``Server``.
 
 Names, descriptions, argument schemas and result schemas all come from
-``priomem.tools.TOOL_SPECS``; behaviour from :class:`priomem.tools.MemoryTools`. This
-module only adds what MCP needs: annotations, a namespace policy per caller, and turning
-:class:`priomem.PriomemError` into tool errors the model can read.
+``priomem.tools.TOOL_SPECS``; behaviour from :class:`priomem.tools.MemoryTools`. The
+low-level ``Server`` is the SDK's public way to serve schemas of one's own (``MCPServer``
+would derive them from Python signatures, a second definition of the arguments). This
+module adds what MCP needs: annotations, a namespace policy per caller, results as
+structured content plus its JSON text, and :class:`priomem.PriomemError` turned into
+tool errors the model can read.
 
     >>> server = build_server(EngineHolder.of(engine))              # doctest: +SKIP
     >>> async with mcp.Client(server) as client:                      # doctest: +SKIP
     ...     await client.call_tool("recall", {"query": "ETL deadline"})
+    >>> anyio.run(serve_stdio, server)                                # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -20,18 +24,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp_types import ToolAnnotations
-from pydantic import BaseModel, ConfigDict
+import mcp_types as types
+import pydantic_core
+from mcp.server import Server, ServerRequestContext
+from mcp.server.stdio import stdio_server
+from pydantic import BaseModel
 
 from priomem import MemoryEngine, PriomemError, StoreError, StoreUnavailableError, __version__
 from priomem.serving import EngineHolder, Grant, grant_of_request
 from priomem.tools import TOOL_SPECS, MemoryTools, ToolSpec, tool_schemas
 
-__all__ = ["INSTRUCTIONS", "ToolRunner", "build_server", "mcp_tools"]
+__all__ = ["INSTRUCTIONS", "ToolError", "ToolRunner", "build_server", "mcp_tools", "serve_stdio"]
 
 log = logging.getLogger("priomem.mcp")
 
@@ -46,14 +49,8 @@ INSTRUCTIONS = (
 _TITLES = {"remember": "Remember", "recall": "Recall memories", "forget": "Forget memories"}
 
 
-class _RawArguments(ArgModelBase):
-    """Passes the arguments through as sent: priomem's own models validate them, so every
-    client sees the same messages (naming the field) as every other priomem tool user."""
-
-    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
-
-    def model_dump_one_level(self) -> dict[str, Any]:
-        return {"arguments": dict(self.model_extra or {})}
+class ToolError(Exception):
+    """A call that failed in a way the model should read: its text is the tool error's."""
 
 
 def _decode_stringified(spec: ToolSpec, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,15 +97,9 @@ class ToolRunner:
         self._tools: dict[tuple[int, Grant], MemoryTools] = {}
         self._guard = threading.Lock()
 
-    def grant_for(self, ctx: Context[Any, Any] | None) -> Grant:
-        """The policy of the caller of this request."""
-        request = None
-        if ctx is not None:
-            try:
-                request = ctx.request_context.request
-            except ValueError:  # no request context: an in-process call
-                request = None
-        grant = grant_of_request(request)
+    def grant_for(self, ctx: ServerRequestContext[Any, Any] | None) -> Grant:
+        """The policy of the caller of this request (its HTTP request's token, if any)."""
+        grant = grant_of_request(ctx.request if ctx is not None else None)
         if grant is not None:
             return grant
         if self.require_grant:
@@ -147,7 +138,9 @@ class ToolRunner:
             retry: Callable[[Any], BaseModel] = getattr(self.tools_for(self.holder.get(), grant), name)
             return retry(args)
 
-    async def call(self, name: str, arguments: Mapping[str, Any], ctx: Context[Any, Any] | None) -> BaseModel:
+    async def call(
+        self, name: str, arguments: Mapping[str, Any], ctx: ServerRequestContext[Any, Any] | None
+    ) -> BaseModel:
         """Run a call off the event loop; a :class:`priomem.PriomemError` becomes a tool error."""
         grant = self.grant_for(ctx)
         try:
@@ -167,10 +160,10 @@ class ToolRunner:
             raise ToolError(exc.message) from None
 
 
-def _annotations(spec: ToolSpec) -> ToolAnnotations:
+def _annotations(spec: ToolSpec) -> types.ToolAnnotations:
     # All four hints are set explicitly: the spec's defaults (destructive, open world) are
     # wrong for remember, which only adds or reinforces memories.
-    return ToolAnnotations(
+    return types.ToolAnnotations(
         title=_TITLES.get(spec.name),
         read_only_hint=spec.read_only,
         destructive_hint=spec.destructive,
@@ -179,37 +172,33 @@ def _annotations(spec: ToolSpec) -> ToolAnnotations:
     )
 
 
-def _make_handler(runner: ToolRunner, name: str) -> Callable[..., Any]:
-    async def handler(ctx: Context[Any, Any], arguments: dict[str, Any]) -> BaseModel:
-        return await runner.call(name, arguments, ctx)
-
-    handler.__name__ = name
-    return handler
-
-
-def mcp_tools(runner: ToolRunner) -> list[Tool]:
-    """The three tools as SDK ``Tool`` objects, schemas straight from ``priomem.tools``.
-
-    Built directly rather than with ``@server.tool()``: the decorator derives the input
-    schema from a Python signature, which would be a second definition of the arguments.
-    """
-    schemas = {entry["name"]: entry for entry in tool_schemas("json", max_k=runner.max_k)}
-    tools = []
-    for spec in TOOL_SPECS.values():
-        tools.append(
-            Tool(
-                fn=_make_handler(runner, spec.name),
-                name=spec.name,
-                title=_TITLES.get(spec.name),
-                description=spec.description,
-                parameters=schemas[spec.name]["parameters"],
-                fn_metadata=FuncMetadata(arg_model=_RawArguments, output_model=spec.result),
-                is_async=True,
-                context_kwarg="ctx",
-                annotations=_annotations(spec),
-            )
+def mcp_tools(max_k: int | None = None) -> list[types.Tool]:
+    """The three tools as MCP ``Tool`` definitions, schemas straight from ``priomem.tools``."""
+    schemas = {entry["name"]: entry for entry in tool_schemas("json", max_k=max_k)}
+    return [
+        types.Tool(
+            name=spec.name,
+            title=_TITLES.get(spec.name),
+            description=spec.description,
+            input_schema=schemas[spec.name]["parameters"],
+            output_schema=spec.result.model_json_schema(),
+            annotations=_annotations(spec),
         )
-    return tools
+        for spec in TOOL_SPECS.values()
+    ]
+
+
+def _result(result: BaseModel) -> types.CallToolResult:
+    """Structured content, and the same as indented JSON text for clients that show text."""
+    text = pydantic_core.to_json(result, fallback=str, indent=2).decode()
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)],
+        structured_content=result.model_dump(mode="json", by_alias=True),
+    )
+
+
+def _error(text: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
 
 
 def build_server(
@@ -218,31 +207,62 @@ def build_server(
     default: Grant | None = None,
     require_grant: bool = False,
     max_k: int | None = None,
-    log_level: Any = "WARNING",
     remote: bool = False,
-) -> MCPServer[Any]:
-    """An ``MCPServer`` with remember, recall and forget on the engine of ``holder``.
+) -> Server[Any]:
+    """An MCP ``Server`` with remember, recall and forget on the engine of ``holder``.
 
     The holder starts opening the engine when the server starts serving, and is closed
     when it stops. ``default``, ``require_grant``, ``max_k`` and ``remote``: see
-    :class:`ToolRunner`.
+    :class:`ToolRunner`. Serve it with :func:`serve_stdio`, with its
+    ``streamable_http_app()`` (see ``priomem.mcp_server._http``), or in-process with
+    ``mcp.Client(server)``.
     """
     runner = ToolRunner(holder, default=default, require_grant=require_grant, max_k=max_k, remote=remote)
+    tools = mcp_tools(max_k)
+    schemas = {tool.name: tool.input_schema for tool in tools}
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(_: Server[Any]) -> AsyncIterator[dict[str, Any]]:
         holder.start()
         try:
             yield {}
         finally:
             await anyio.to_thread.run_sync(holder.close)
 
-    return MCPServer(
-        name="priomem",
-        title="priomem memory",
+    async def list_tools(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=tools)
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        name = params.name
+        if name not in TOOL_SPECS:
+            return _error(f"Unknown tool: {name}; use one of {', '.join(TOOL_SPECS)}.")
+        try:
+            return _result(await runner.call(name, params.arguments or {}, ctx))
+        except ToolError as exc:
+            log.info("tool %r failed: %r", name, str(exc))
+            return _error(f"Error executing tool {name}: {exc}")
+        except Exception:
+            # A crash: its text stays in the server's log, not with the caller.
+            log.exception("tool %r raised an unexpected exception", name)
+            return _error(f"Error executing tool {name}")
+
+    return Server(
+        "priomem",
         version=__version__,
+        title="priomem memory",
         instructions=INSTRUCTIONS,
-        tools=mcp_tools(runner),
         lifespan=lifespan,
-        log_level=log_level,
+        get_tool_input_schema=schemas.get,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
     )
+
+
+async def serve_stdio(server: Server[Any]) -> None:
+    """Serve ``server`` on this process's stdin and stdout until the client closes them."""
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
