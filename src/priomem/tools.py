@@ -317,8 +317,9 @@ class MemoryTools:
         return namespace
 
     @staticmethod
-    def parse(name: str, arguments: Any) -> _Args:
-        """Validate ``arguments`` (a dict or a JSON string) for tool ``name``."""
+    def parse(name: str, arguments: Any, *, max_k: int | None = None) -> _Args:
+        """Validate ``arguments`` (a dict or a JSON string) for tool ``name``; ``max_k``: a
+        server's limit of ``k``, said as such for any ``k`` above it."""
         spec = TOOL_SPECS.get(name)
         if spec is None:
             raise InvalidInputError(
@@ -337,6 +338,9 @@ class MemoryTools:
             raise InvalidInputError(
                 "arguments: expected a JSON object of named arguments.", field="arguments"
             )
+        k = arguments.get("k")
+        if max_k is not None and isinstance(k, int) and not isinstance(k, bool) and k > max_k:
+            raise _over_limit(k, max_k)
         try:
             return spec.args.model_validate(arguments)
         except ValidationError as exc:
@@ -369,9 +373,7 @@ class MemoryTools:
     def recall(self, args: RecallArgs) -> RecallResult:
         k = args.k
         if self.max_k is not None and k > self.max_k:
-            raise InvalidInputError(
-                f"k: {k} is over this server's limit of {self.max_k}; ask for fewer.", field="k"
-            )
+            raise _over_limit(k, self.max_k)
         namespace = self._ns(args.namespace)
         hits = self.engine.recall(
             args.query,
@@ -439,6 +441,10 @@ class MemoryTools:
             return self.run(name, arguments).model_dump(mode="json")
         except PriomemError as exc:
             return {"error": exc.message, "field": exc.field}
+
+
+def _over_limit(k: int, max_k: int) -> InvalidInputError:
+    return InvalidInputError(f"k: {k} is over this server's limit of {max_k}; ask for fewer.", field="k")
 
 
 def _as_text(result: BaseModel) -> str:

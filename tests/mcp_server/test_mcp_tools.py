@@ -155,8 +155,11 @@ async def test_limits_on_k_and_content_are_clear(chroma_client: Any) -> None:
         server = build_server(EngineHolder.of(engine), max_k=10)
         async with Client(server) as client:
             too_many = await client.call_tool("recall", {"query": "x", "k": 11})
+            far_too_many = await client.call_tool("recall", {"query": "x", "k": 5000})
             too_long = await client.call_tool("remember", {"content": "y" * 51})
     assert "k: 11 is over this server's limit of 10" in error_text(too_many)
+    # past the tools' own bound too, the caller learns this server's limit, not another one
+    assert "k: 5000 is over this server's limit of 10" in error_text(far_too_many)
     assert "content: 51 characters is over the limit of 50" in error_text(too_long)
 
 

@@ -121,7 +121,7 @@ class ToolRunner:
     def run(self, name: str, arguments: Mapping[str, Any], grant: Grant) -> BaseModel:
         """Validate, wait for the engine, run (blocking: call it from a worker thread)."""
         spec = TOOL_SPECS[name]
-        args = MemoryTools.parse(name, _decode_stringified(spec, arguments))
+        args = MemoryTools.parse(name, _decode_stringified(spec, arguments), max_k=self.max_k)
         engine = self.holder.get()
         handler: Callable[[Any], BaseModel] = getattr(self.tools_for(engine, grant), name)
         try:
