@@ -218,3 +218,27 @@ def test_no_module_reaches_into_another_objects_private_members() -> None:
                 continue
             problems.append(f"{path.relative_to(SRC)}:{node.lineno}: {module} uses {ast.unparse(node)}")
     assert not problems, "private members used from outside their class:\n" + "\n".join(problems)
+
+
+def test_storage_keys_and_where_clauses_live_in_the_schema_module() -> None:
+    # The pm_* keys (priomem._records.Key) and the builders of Chroma where clauses are in
+    # one module; everywhere else uses them, so a key is renamed or a clause changed once.
+    problems = []
+    for module, path in modules():
+        if module == "priomem._records" or module.startswith("priomem.adapters.langgraph"):
+            continue  # langgraph's own filter operators are not Chroma clauses
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                if text.startswith("pm_") or text in (
+                    "$contains",
+                    "$in",
+                    "$gt",
+                    "$gte",
+                    "$lt",
+                    "$lte",
+                    "$and",
+                    "$or",
+                ):
+                    problems.append(f"{path.relative_to(SRC)}:{node.lineno}: {module} spells {text!r}")
+    assert not problems, "storage keys or where operators outside priomem._records:\n" + "\n".join(problems)

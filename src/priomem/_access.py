@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from priomem._records import Key
+
 __all__ = ["AccessRecorder"]
 
 log = logging.getLogger("priomem")
@@ -56,7 +58,7 @@ class AccessRecorder:
         by_namespace: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for (namespace, memory_id), (count, when) in pending.items():
             by_namespace.setdefault(namespace, []).append(
-                (memory_id, {"pm_access": count, "pm_accessed": when})
+                (memory_id, {Key.ACCESS: count, Key.ACCESSED: when})
             )
         for namespace, updates in by_namespace.items():
             try:

@@ -26,13 +26,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from priomem._models import Memory
-from priomem._records import epoch, is_live, thread_slot
+from priomem._records import Key, epoch, is_live, one_of, thread_slot
 from priomem._store import ChromaStore
 
 __all__ = ["PREV_KEYS", "WINDOW", "link"]
 
 #: Metadata keys of the nearest and the second-nearest preceding turn.
-PREV_KEYS = ("pm_prev", "pm_prev2")
+PREV_KEYS = (Key.PREV, Key.PREV2)
 #: Turns further apart than this in ``created_at`` are not each other's context. The slot
 #: look-up reads one hour and the one before it, so this must stay at most one hour.
 WINDOW = timedelta(hours=1)
@@ -44,13 +44,13 @@ def _stored_tail(
     """The last two live stored turns of ``thread`` created in ``[first - WINDOW, first]``, oldest first."""
     hour = first // 3600
     slots = [thread_slot(namespace, thread, h * 3600) for h in (hour, hour - 1)]
-    rows = store.get(namespace, where={"pm_tslot": {"$in": slots}}, documents=False)
+    rows = store.get(namespace, where=one_of(Key.TSLOT, slots), documents=False)
     window = WINDOW.total_seconds()
     key = {
-        r.id: (float(r.metadata.get("pm_created", 0.0)), float(r.metadata.get("pm_stored", 0.0)))
+        r.id: (float(r.metadata.get(Key.CREATED, 0.0)), float(r.metadata.get(Key.STORED, 0.0)))
         for r in rows
         if r.id not in exclude
-        and first - window <= float(r.metadata.get("pm_created", 0.0)) <= first
+        and first - window <= float(r.metadata.get(Key.CREATED, 0.0)) <= first
         and is_live(r.metadata, now_e)
     }
     if not key:

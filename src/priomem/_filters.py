@@ -8,7 +8,19 @@ from typing import Any
 
 from priomem._errors import InvalidInputError
 from priomem._priority import Priority
-from priomem._records import epoch, expired_where, is_live, live_where
+from priomem._records import (
+    Key,
+    all_of,
+    at_least,
+    at_most,
+    below,
+    contains,
+    dataset_where,
+    epoch,
+    expired_where,
+    is_live,
+    live_where,
+)
 
 __all__ = ["Filter"]
 
@@ -60,44 +72,42 @@ class Filter:
         self, *, live_at: float | None = None, expired_at: float | None = None
     ) -> dict[str, Any] | None:
         """The Chroma ``where`` clause for this filter (and liveness), or None for none."""
-        clauses: list[dict[str, Any]] = [{"pm_tags": {"$contains": t}} for t in self.tags]
-        clauses += [{"pm_data": {"$contains": name}} for name in self.lineage]
+        clauses: list[dict[str, Any]] = [contains(Key.TAGS, t) for t in self.tags]
+        clauses += [dataset_where(name) for name in self.lineage]
         if self.min_priority:
-            clauses.append({"pm_priority": {"$gte": int(self.min_priority)}})
+            clauses.append(at_least(Key.PRIORITY, int(self.min_priority)))
         if self.max_priority:
-            clauses.append({"pm_priority": {"$lte": int(self.max_priority)}})
+            clauses.append(at_most(Key.PRIORITY, int(self.max_priority)))
         if self.since:
-            clauses.append({"pm_created": {"$gte": epoch(self.since)}})
+            clauses.append(at_least(Key.CREATED, epoch(self.since)))
         if self.until:
-            clauses.append({"pm_created": {"$lte": epoch(self.until)}})
+            clauses.append(at_most(Key.CREATED, epoch(self.until)))
         if self.before:
-            clauses.append({"pm_created": {"$lt": epoch(self.before)}})
+            clauses.append(below(Key.CREATED, epoch(self.before)))
         if live_at is not None:
             clauses.append(live_where(live_at))
         if expired_at is not None:
             clauses.append(expired_where(expired_at))
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        return all_of(clauses)
 
     def matches(self, meta: dict[str, Any], now_epoch: float) -> bool:
         """Whether a stored record's metadata passes the filter and is live at ``now_epoch``."""
         if not is_live(meta, now_epoch):
             return False
         if self.tags:
-            have = meta.get("pm_tags") or ()
+            have = meta.get(Key.TAGS) or ()
             if any(t not in have for t in self.tags):
                 return False
         if self.lineage:
-            named = meta.get("pm_data") or ()
+            named = meta.get(Key.DATA) or ()
             if any(name not in named for name in self.lineage):
                 return False
-        priority = int(meta.get("pm_priority", 2))
+        priority = int(meta.get(Key.PRIORITY, 2))
         if self.min_priority and priority < self.min_priority:
             return False
         if self.max_priority and priority > self.max_priority:
             return False
-        created = float(meta.get("pm_created", 0.0))
+        created = float(meta.get(Key.CREATED, 0.0))
         if self.since and created < epoch(self.since):
             return False
         if self.until and created > epoch(self.until):

@@ -21,9 +21,15 @@ from priomem._progress import bar, progress_log
 from priomem._records import (
     NEVER,
     USER_PREFIX,
+    Key,
+    all_of,
+    at_least,
+    at_most,
+    contains,
     decode,
     encode,
     epoch,
+    equals,
     expires_epoch,
     lifetime_start,
     live_where,
@@ -53,7 +59,7 @@ def reapply_retention(core: EngineCore, ns: str, now_e: float) -> list[str]:
         value = NEVER if expires is None else epoch(expires)
         if value != expires_epoch(row.metadata):
             changed_ids.append(row.id)
-            changed.append({"pm_expires": value})
+            changed.append({Key.EXPIRES: value})
         if value <= now_e:
             expired.append(row.id)
     store.update_metadata(ns, changed_ids, changed)
@@ -90,25 +96,25 @@ def consolidate_namespace(
         )
     now = utcnow()
     now_e = epoch(now)
-    where = {
-        "$and": [
-            {"pm_created": {"$gte": now_e - span.total_seconds()}},
-            {"pm_priority": {"$lte": int(ceiling)}},
-            {"pm_lineage": False},
+    where = all_of(
+        [
+            at_least(Key.CREATED, now_e - span.total_seconds()),
+            at_most(Key.PRIORITY, int(ceiling)),
+            equals(Key.LINEAGE, False),
             live_where(now_e),
         ]
-    }
+    )
     results: list[Consolidation] = []
     store = core.store
     with core.ns_lock(ns):
         rows = store.get(ns, where=where, embeddings=True)
         if progress:
             progress_log.info("consolidate: grouping %d memories of %r", len(rows), ns)
-        rows.sort(key=lambda r: (float(r.metadata.get("pm_created", 0)), r.id))
+        rows.sort(key=lambda r: (float(r.metadata.get(Key.CREATED, 0)), r.id))
         # Never merge across data subjects or classifications: erasure and retention need them apart.
         partitions: dict[tuple[Any, Any], list[Any]] = {}
         for row in rows:
-            if row.metadata.get("pm_thread"):
+            if row.metadata.get(Key.THREAD):
                 continue  # turns of a conversation are not notes to merge: each has its context
             key = (
                 row.metadata.get(USER_PREFIX + "subject"),
@@ -154,6 +160,6 @@ def _repoint_refs(core: EngineCore, ns: str, old_ids: Sequence[str], new_id: str
     """Memories that referred to merged ones now refer to the merged memory."""
     old = set(old_ids)
     for old_id in old_ids:
-        for row in core.store.get(ns, where={"pm_refs": {"$contains": old_id}}, documents=False):
-            refs = [new_id if r in old else r for r in row.metadata.get("pm_refs", [])]
-            core.store.update_metadata(ns, [row.id], [{"pm_refs": list(dict.fromkeys(refs))}])
+        for row in core.store.get(ns, where=contains(Key.REFS, old_id), documents=False):
+            refs = [new_id if r in old else r for r in row.metadata.get(Key.REFS, [])]
+            core.store.update_metadata(ns, [row.id], [{Key.REFS: list(dict.fromkeys(refs))}])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from priomem._models import Memory
-from priomem._records import decode, is_live
+from priomem._records import dataset_where, decode, is_live
 from priomem._store import ChromaStore
 
 __all__ = ["MAX_DEPTH", "MAX_STEPS", "Lineage", "LineageStep", "walk", "walk_store"]
@@ -109,7 +109,7 @@ def walk_store(store: ChromaStore, namespace: str, name: str, depth: int, now_e:
     """:func:`walk` over the live memories of ``namespace`` in ``store``."""
 
     def find(side: str, wanted: str) -> list[Memory]:
-        rows = store.get(namespace, where={f"pm_{side}": {"$contains": wanted}})
+        rows = store.get(namespace, where=dataset_where(wanted, side=side))
         found = [decode(r.id, r.document, r.metadata, namespace) for r in rows if is_live(r.metadata, now_e)]
         return sorted(found, key=lambda m: (m.created_at, m.id), reverse=True)
 

@@ -32,7 +32,7 @@ from priomem._errors import InvalidInputError, QuotaExceededError
 from priomem._models import Memory
 from priomem._priority import Priority
 from priomem._quota import Candidate, Incoming, Plan, Quota, plan_room
-from priomem._records import USER_PREFIX, decode, is_live
+from priomem._records import USER_PREFIX, Key, decode, is_live
 from priomem._retention import CLASSIFICATION_KEY, RetentionPolicy
 from priomem._settings import Settings
 from priomem._store import ChromaStore
@@ -80,8 +80,8 @@ def meta_compliance(meta: Mapping[str, Any]) -> bool:
     return (
         USER_PREFIX + CLASSIFICATION_KEY in meta
         or USER_PREFIX + "lineage" in meta
-        or COMPLIANCE_TAG in (meta.get("pm_tags") or ())
-        or bool(meta.get("pm_reads") or meta.get("pm_writes"))
+        or COMPLIANCE_TAG in (meta.get(Key.TAGS) or ())
+        or bool(meta.get(Key.READS) or meta.get(Key.WRITES))
     )
 
 
@@ -89,7 +89,7 @@ def is_compliance(memory: Memory) -> bool:
     """:func:`meta_compliance` of a memory about to be written."""
     meta = {USER_PREFIX + k: v for k, v in memory.metadata.items() if k in (CLASSIFICATION_KEY, "lineage")}
     return meta_compliance(
-        {**meta, "pm_tags": memory.tags, "pm_reads": memory.reads, "pm_writes": memory.writes}
+        {**meta, Key.TAGS: memory.tags, Key.READS: memory.reads, Key.WRITES: memory.writes}
     )
 
 
@@ -210,16 +210,16 @@ class Pressure:
             if not is_live(meta, now_e):
                 expired.append(row.id)
                 continue
-            accessed = float(meta.get("pm_accessed", 0.0) or 0.0)
+            accessed = float(meta.get(Key.ACCESSED, 0.0) or 0.0)
             out.append(
                 Candidate(
                     id=row.id,
                     namespace=namespace,
-                    priority=Priority(int(meta.get("pm_priority", 2))),
-                    lineage=bool(meta.get("pm_lineage", False)),
-                    last_used=accessed or float(meta.get("pm_stored", 0.0)),
-                    access_count=int(meta.get("pm_access", 0)),
-                    size=int(meta.get("pm_bytes", 0)),
+                    priority=Priority(int(meta.get(Key.PRIORITY, 2))),
+                    lineage=bool(meta.get(Key.LINEAGE, False)),
+                    last_used=accessed or float(meta.get(Key.STORED, 0.0)),
+                    access_count=int(meta.get(Key.ACCESS, 0)),
+                    size=int(meta.get(Key.BYTES, 0)),
                     compliance=meta_compliance(meta),
                 )
             )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from priomem._progress import progress_log
+from priomem._records import Key
 
 log = logging.getLogger("priomem")
 
@@ -31,8 +32,8 @@ PENDING_ID = "compaction:pending"
 COMPACT_KIND = "compact"
 REBUILD_KIND = "rebuild"
 #: In the metadata of a rebuild's copy: the collection it replaces; and once it is whole.
-REBUILD_OF_KEY = "pm_rebuild_of"
-REBUILD_DONE_KEY = "pm_rebuild_whole"
+REBUILD_OF_KEY = Key.REBUILD_OF
+REBUILD_DONE_KEY = Key.REBUILD_WHOLE
 REBUILD_SUFFIX = "-rebuild"
 
 
@@ -181,7 +182,7 @@ def rebuild_marked(cols: Collections, step: int) -> list[str]:
         progress_log.info("compacting: rebuilding collection %d of %d (%s)", number, len(marked), name)
         if rebuild(cols, name, step):
             col = cols.get(name)
-            rebuilt.append(str(((col.metadata or {}) if col is not None else {}).get("pm_namespace", name)))
+            rebuilt.append(str(((col.metadata or {}) if col is not None else {}).get(Key.NAMESPACE, name)))
     return rebuilt
 
 

@@ -56,7 +56,7 @@ from priomem import _lexical, _scoring
 from priomem._context import PREV_KEYS
 from priomem._filters import Filter
 from priomem._models import RecallHit
-from priomem._records import decode, epoch, id_time
+from priomem._records import Key, contains, decode, epoch, id_time, one_of
 from priomem._settings import Settings
 from priomem._store import ChromaStore, Row
 
@@ -166,13 +166,13 @@ def _prev_ids(meta: Mapping[str, Any]) -> list[str]:
 
 
 def _terms(meta: Mapping[str, Any]) -> tuple[frozenset[str], int]:
-    stored = meta.get("pm_terms") or ()
-    return _lexical.unkeyed(stored), int(meta.get("pm_len", len(stored)) or 0)
+    stored = meta.get(Key.TERMS) or ()
+    return _lexical.unkeyed(stored), int(meta.get(Key.LEN, len(stored)) or 0)
 
 
 def _in_thread(row: Row) -> bool:
     # Links written by older versions between memories without a thread are ignored.
-    return bool(row.metadata.get("pm_thread"))
+    return bool(row.metadata.get(Key.THREAD))
 
 
 class HybridSearcher:
@@ -212,7 +212,7 @@ class HybridSearcher:
         with self._common_lock:
             common = [t for t in terms if self._common.get((ns, t), 0.0) > now]
         found = {
-            t: run_soon(self._pool, store.ids, ns, where={"pm_terms": {"$contains": key + t}}, limit=TERM_CAP)
+            t: run_soon(self._pool, store.ids, ns, where=contains(Key.TERMS, key + t), limit=TERM_CAP)
             for t in terms
             if t not in common
         }
@@ -490,9 +490,7 @@ class HybridSearcher:
         followed = [rid for rid in dict.fromkeys(strongest) if rid in rows and _in_thread(rows[rid])]
         # Filters are checked afterwards, in Python: a get by ids with a where clause is slow.
         followers = (
-            run_soon(
-                self._pool, self._store.get, ns, where={PREV_KEYS[0]: {"$in": followed}}, embeddings=True
-            )
+            run_soon(self._pool, self._store.get, ns, where=one_of(PREV_KEYS[0], followed), embeddings=True)
             if followed
             else None
         )

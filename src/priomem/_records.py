@@ -22,16 +22,18 @@ Layout of a record's metadata (all flat, as Chroma requires):
 | ``pm_thread`` | the conversation the memory is a turn of (absent: none) |
 | ``pm_tslot`` | its thread and creation hour, keyed by namespace: where ``_context`` finds the turns before it |
 | ``pm_prev`` / ``pm_prev2`` | ids of the turns of its thread just before it (conversational context, see ``_context``) |
+| ``pm_text`` | the content |
 | ``m.<key>`` | the caller's metadata |
 
-The document is the content itself, so Chroma's own tools show readable records.
+The content is in ``pm_text`` (see ``priomem._store``: Chroma gets no document, so its
+full-text index keeps no copy of a forgotten text).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,9 +44,17 @@ from priomem._priority import Priority
 __all__ = [
     "NEVER",
     "RENEWED_KEY",
+    "Key",
+    "all_of",
+    "at_least",
+    "at_most",
+    "below",
+    "contains",
+    "dataset_where",
     "decode",
     "encode",
     "epoch",
+    "equals",
     "expired_where",
     "expires_epoch",
     "from_epoch",
@@ -53,13 +63,58 @@ __all__ = [
     "lifetime_start",
     "live_where",
     "new_id",
+    "one_of",
     "thread_slot",
 ]
+
+
+class Key:
+    """The metadata keys priomem writes, in one place (the table of the module docstring).
+
+    Record keys first, then the keys of a namespace's collection metadata. Other modules
+    use these names, never the strings.
+    """
+
+    V = "pm_v"
+    PRIORITY = "pm_priority"
+    TAGS = "pm_tags"
+    TERMS = "pm_terms"
+    LEN = "pm_len"
+    CREATED = "pm_created"
+    STORED = "pm_stored"
+    ACCESSED = "pm_accessed"
+    ACCESS = "pm_access"
+    EXPIRES = "pm_expires"
+    REFS = "pm_refs"
+    FROM = "pm_from"
+    READS = "pm_reads"
+    WRITES = "pm_writes"
+    DATA = "pm_data"
+    LINEAGE = "pm_lineage"
+    HASH = "pm_hash"
+    BYTES = "pm_bytes"
+    RENEWED = "pm_renewed"
+    TTL = "pm_ttl"
+    THREAD = "pm_thread"
+    TSLOT = "pm_tslot"
+    PREV = "pm_prev"
+    PREV2 = "pm_prev2"
+    TEXT = "pm_text"
+    # a namespace's collection
+    NAMESPACE = "pm_namespace"
+    MODEL = "pm_model"
+    DIM = "pm_dim"
+    SCHEMA = "pm_schema"
+    LAYOUT = "pm_layout"
+    THREADS = "pm_threads"
+    REBUILD_OF = "pm_rebuild_of"
+    REBUILD_WHOLE = "pm_rebuild_whole"
+
 
 #: ``pm_expires`` of a memory that never expires (Chroma metadata cannot hold None).
 NEVER = 253402300799.0  # 9999-12-31T23:59:59Z
 USER_PREFIX = "m."
-RENEWED_KEY = "pm_renewed"
+RENEWED_KEY = Key.RENEWED
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -117,36 +172,36 @@ def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
     """The document and metadata that store ``memory``."""
     terms, length = terms_of(memory.content)
     meta: dict[str, Any] = {
-        "pm_v": SCHEMA_VERSION,
-        "pm_priority": int(memory.priority),
-        "pm_len": length,
-        "pm_created": epoch(memory.created_at),
-        "pm_stored": epoch(memory.stored_at),
-        "pm_accessed": epoch(memory.last_accessed_at) if memory.last_accessed_at else 0.0,
-        "pm_access": memory.access_count,
-        "pm_expires": epoch(memory.expires_at) if memory.expires_at else NEVER,
-        "pm_lineage": memory.has_lineage,
-        "pm_hash": memory.content_hash,
-        "pm_bytes": len(memory.content.encode("utf-8")),
-        "pm_ttl": memory.ttl.total_seconds() if memory.ttl else 0.0,
+        Key.V: SCHEMA_VERSION,
+        Key.PRIORITY: int(memory.priority),
+        Key.LEN: length,
+        Key.CREATED: epoch(memory.created_at),
+        Key.STORED: epoch(memory.stored_at),
+        Key.ACCESSED: epoch(memory.last_accessed_at) if memory.last_accessed_at else 0.0,
+        Key.ACCESS: memory.access_count,
+        Key.EXPIRES: epoch(memory.expires_at) if memory.expires_at else NEVER,
+        Key.LINEAGE: memory.has_lineage,
+        Key.HASH: memory.content_hash,
+        Key.BYTES: len(memory.content.encode("utf-8")),
+        Key.TTL: memory.ttl.total_seconds() if memory.ttl else 0.0,
     }
     if terms:
-        meta["pm_terms"] = keyed(term_key(memory.namespace), terms)
+        meta[Key.TERMS] = keyed(term_key(memory.namespace), terms)
     if memory.thread is not None:
-        meta["pm_thread"] = memory.thread
-        meta["pm_tslot"] = thread_slot(memory.namespace, memory.thread, epoch(memory.created_at))
+        meta[Key.THREAD] = memory.thread
+        meta[Key.TSLOT] = thread_slot(memory.namespace, memory.thread, epoch(memory.created_at))
     if memory.tags:
-        meta["pm_tags"] = list(memory.tags)
+        meta[Key.TAGS] = list(memory.tags)
     if memory.refs:
-        meta["pm_refs"] = list(memory.refs)
+        meta[Key.REFS] = list(memory.refs)
     if memory.consolidated_from:
-        meta["pm_from"] = list(memory.consolidated_from)
+        meta[Key.FROM] = list(memory.consolidated_from)
     if memory.reads:
-        meta["pm_reads"] = list(memory.reads)
+        meta[Key.READS] = list(memory.reads)
     if memory.writes:
-        meta["pm_writes"] = list(memory.writes)
+        meta[Key.WRITES] = list(memory.writes)
     if memory.reads or memory.writes:
-        meta["pm_data"] = list(dict.fromkeys(memory.reads + memory.writes))
+        meta[Key.DATA] = list(dict.fromkeys(memory.reads + memory.writes))
     for key, value in memory.metadata.items():
         meta[USER_PREFIX + key] = value
     return memory.content, meta
@@ -154,34 +209,34 @@ def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
 
 def decode(record_id: str, document: str, meta: dict[str, Any], namespace: str) -> Memory:
     """The :class:`Memory` a stored record holds."""
-    accessed = float(meta.get("pm_accessed", 0.0) or 0.0)
-    expires = float(meta.get("pm_expires", NEVER))
+    accessed = float(meta.get(Key.ACCESSED, 0.0) or 0.0)
+    expires = float(meta.get(Key.EXPIRES, NEVER))
     return Memory(
         id=record_id,
         content=document,
-        priority=Priority(int(meta.get("pm_priority", 2))),
+        priority=Priority(int(meta.get(Key.PRIORITY, 2))),
         namespace=namespace,
-        tags=tuple(meta.get("pm_tags") or ()),
+        tags=tuple(meta.get(Key.TAGS) or ()),
         metadata={k[len(USER_PREFIX) :]: v for k, v in meta.items() if k.startswith(USER_PREFIX)},
-        created_at=from_epoch(float(meta.get("pm_created", 0.0))),
-        stored_at=from_epoch(float(meta.get("pm_stored", 0.0))),
+        created_at=from_epoch(float(meta.get(Key.CREATED, 0.0))),
+        stored_at=from_epoch(float(meta.get(Key.STORED, 0.0))),
         last_accessed_at=from_epoch(accessed) if accessed > 0 else None,
-        access_count=int(meta.get("pm_access", 0)),
+        access_count=int(meta.get(Key.ACCESS, 0)),
         expires_at=None if expires >= NEVER else from_epoch(expires),
-        refs=tuple(meta.get("pm_refs") or ()),
-        consolidated_from=tuple(meta.get("pm_from") or ()),
-        content_hash=str(meta.get("pm_hash", "")),
-        ttl=timedelta(seconds=float(meta["pm_ttl"])) if float(meta.get("pm_ttl", 0) or 0) > 0 else None,
-        schema_version=int(meta.get("pm_v", SCHEMA_VERSION)),
-        thread=str(meta["pm_thread"]) if meta.get("pm_thread") else None,
-        reads=tuple(meta.get("pm_reads") or ()),
-        writes=tuple(meta.get("pm_writes") or ()),
+        refs=tuple(meta.get(Key.REFS) or ()),
+        consolidated_from=tuple(meta.get(Key.FROM) or ()),
+        content_hash=str(meta.get(Key.HASH, "")),
+        ttl=timedelta(seconds=float(meta[Key.TTL])) if float(meta.get(Key.TTL, 0) or 0) > 0 else None,
+        schema_version=int(meta.get(Key.V, SCHEMA_VERSION)),
+        thread=str(meta[Key.THREAD]) if meta.get(Key.THREAD) else None,
+        reads=tuple(meta.get(Key.READS) or ()),
+        writes=tuple(meta.get(Key.WRITES) or ()),
     )
 
 
 def lifetime_start(meta: dict[str, Any]) -> datetime:
     """When a stored memory's lifetime started: its storage, or its last reinforcement."""
-    return from_epoch(max(float(meta.get("pm_stored", 0.0)), float(meta.get(RENEWED_KEY, 0.0) or 0.0)))
+    return from_epoch(max(float(meta.get(Key.STORED, 0.0)), float(meta.get(RENEWED_KEY, 0.0) or 0.0)))
 
 
 # -- liveness: the one rule ------------------------------------------------------------
@@ -193,7 +248,7 @@ def lifetime_start(meta: dict[str, Any]) -> datetime:
 
 def expires_epoch(meta: Mapping[str, Any]) -> float:
     """When a stored memory expires, in epoch seconds (``NEVER`` when it does not)."""
-    return float(meta.get("pm_expires", NEVER))
+    return float(meta.get(Key.EXPIRES, NEVER))
 
 
 def is_live(meta: Mapping[str, Any], now_epoch: float) -> bool:
@@ -203,9 +258,55 @@ def is_live(meta: Mapping[str, Any], now_epoch: float) -> bool:
 
 def live_where(now_epoch: float) -> dict[str, Any]:
     """A Chroma where clause: memories live at ``now_epoch`` (see :func:`is_live`)."""
-    return {"pm_expires": {"$gt": now_epoch}}
+    return {Key.EXPIRES: {"$gt": now_epoch}}
 
 
 def expired_where(now_epoch: float) -> dict[str, Any]:
     """A Chroma where clause: memories expired at ``now_epoch``."""
-    return {"pm_expires": {"$lte": now_epoch}}
+    return {Key.EXPIRES: {"$lte": now_epoch}}
+
+
+# -- where clauses: every one priomem sends Chroma is built here -----------------------
+# Equality-like clauses ($contains on a list, $in) cost in proportion to their matches in
+# embedded Chroma; range clauses ($gt, $lte, ...) in proportion to the whole store.
+
+
+def contains(key: str, value: Any) -> dict[str, Any]:
+    """Records whose list ``key`` holds ``value``."""
+    return {key: {"$contains": value}}
+
+
+def one_of(key: str, values: Iterable[Any]) -> dict[str, Any]:
+    """Records whose ``key`` is one of ``values``."""
+    return {key: {"$in": list(values)}}
+
+
+def equals(key: str, value: Any) -> dict[str, Any]:
+    """Records whose ``key`` is ``value``."""
+    return {key: value}
+
+
+def at_least(key: str, value: float) -> dict[str, Any]:
+    return {key: {"$gte": value}}
+
+
+def at_most(key: str, value: float) -> dict[str, Any]:
+    return {key: {"$lte": value}}
+
+
+def below(key: str, value: float) -> dict[str, Any]:
+    return {key: {"$lt": value}}
+
+
+def all_of(clauses: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The clauses together (None when there are none: no where clause at all)."""
+    if not clauses:
+        return None
+    return dict(clauses[0]) if len(clauses) == 1 else {"$and": list(clauses)}
+
+
+def dataset_where(name: str, *, side: str | None = None) -> dict[str, Any]:
+    """Records whose lineage names dataset ``name``: read (``side="reads"``), written
+    (``"writes"``), or either (None)."""
+    key = {None: Key.DATA, "reads": Key.READS, "writes": Key.WRITES}[side]
+    return contains(key, name)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from priomem._lexical import MAX_TERMS
-from priomem._records import decode
+from priomem._records import Key, decode
 from priomem._salvage import Salvaged
 from priomem._store import TEXT_KEY, ChromaStore
 from priomem._validation import MAX_METADATA_STR
@@ -64,7 +64,7 @@ def _text(record: Salvaged) -> str | None:
 
 def _fits(record: Salvaged, namespace: str) -> bool:
     text = _text(record)
-    if text is None or "pm_v" not in record.metadata:
+    if text is None or Key.V not in record.metadata:
         return False
     for value in record.metadata.values():
         if isinstance(value, list) and len(value) > MAX_LIST:

@@ -23,7 +23,7 @@ from typing import Any
 from priomem._pressure import meta_compliance
 from priomem._priority import Priority
 from priomem._quota import Quota
-from priomem._records import USER_PREFIX, epoch, expires_epoch, from_epoch, is_live
+from priomem._records import USER_PREFIX, Key, epoch, expires_epoch, from_epoch, is_live
 from priomem._retention import CLASSIFICATION_KEY
 from priomem._store import ChromaStore
 from priomem._timeparse import utcnow
@@ -67,27 +67,27 @@ def namespace_stats(store: ChromaStore, ns: str, quota: Quota, *, guaranteed: bo
             continue
         count += 1
         expiring += expires <= soon
-        nbytes = int(meta.get("pm_bytes", 0))
+        nbytes = int(meta.get(Key.BYTES, 0))
         size += nbytes
-        priority = Priority(int(meta.get("pm_priority", 2)))
+        priority = Priority(int(meta.get(Key.PRIORITY, 2)))
         by_priority[priority.name] += 1
         if priority is Priority.CRITICAL:
             critical += 1
             critical_bytes += nbytes
-        created = float(meta.get("pm_created", 0.0))
+        created = float(meta.get(Key.CREATED, 0.0))
         oldest = created if oldest is None else min(oldest, created)
         newest = created if newest is None else max(newest, created)
         classification = meta.get(USER_PREFIX + CLASSIFICATION_KEY)
         by_class[str(classification).lower() if classification is not None else _NONE] += 1
         stage = meta.get(USER_PREFIX + STAGE_KEY)
         by_stage[str(stage).lower() if stage is not None else _NONE] += 1
-        with_lineage += bool(meta.get("pm_lineage", False))
+        with_lineage += bool(meta.get(Key.LINEAGE, False))
         compliant = meta_compliance(meta)
         compliance += compliant
         if not compliant and priority is not Priority.CRITICAL:
             ordinary += 1
             ordinary_bytes += nbytes
-        read, wrote = meta.get("pm_reads") or (), meta.get("pm_writes") or ()
+        read, wrote = meta.get(Key.READS) or (), meta.get(Key.WRITES) or ()
         reads += bool(read)
         writes += bool(wrote)
         datasets.update(dict.fromkeys([*read, *wrote], 1))

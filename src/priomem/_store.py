@@ -35,6 +35,7 @@ from priomem._rebuild import (
     rebuild_marked,
     recover,
 )
+from priomem._records import Key
 
 __all__ = ["LAYOUT", "LAYOUT_KEY", "ChromaStore", "Row"]
 
@@ -45,16 +46,16 @@ NAMESPACE_PREFIX = "pmns-"
 STORE_SCHEMA = 1
 #: Record layout of a namespace's collection, in its metadata (absent: 1). 2: terms keyed
 #: by namespace, context links only between turns of a thread (see ``_upgrade``).
-LAYOUT_KEY = "pm_layout"
+LAYOUT_KEY = Key.LAYOUT
 LAYOUT = 2
 #: Set in a namespace's collection metadata once a turn of a thread is written to it.
-THREADS_KEY = "pm_threads"
+THREADS_KEY = Key.THREADS
 #: A record's text, kept in its metadata rather than as Chroma's document: Chroma indexes
 #: documents in an SQLite FTS5 trigram index, which keeps a deleted text's trigrams (and
 #: their positions) until it merges its segments, and nothing in Chroma's API merges them.
 #: priomem searches words with its own terms, so it gives Chroma no document at all.
 #: Records written before keep their document; a compaction's rebuild moves it here.
-TEXT_KEY = "pm_text"
+TEXT_KEY = Key.TEXT
 
 Where = dict[str, Any]
 T = TypeVar("T")
@@ -194,27 +195,27 @@ class ChromaStore:
 
     def _check_model(self) -> None:
         wanted = {
-            "pm_model": self._model_name,
-            "pm_dim": self._dimension,
-            "pm_schema": STORE_SCHEMA,
+            Key.MODEL: self._model_name,
+            Key.DIM: self._dimension,
+            Key.SCHEMA: STORE_SCHEMA,
         }
         with chroma_errors("read the store's model record"):
             meta = self._client.get_or_create_collection(
                 META_COLLECTION, metadata=wanted, embedding_function=None
             )
         found = meta.metadata or {}
-        if found.get("pm_model") != self._model_name or found.get("pm_dim") != self._dimension:
+        if found.get(Key.MODEL) != self._model_name or found.get(Key.DIM) != self._dimension:
             raise ModelMismatchError(
                 f"the store at {self.location} was written with the embedding model "
-                f"{found.get('pm_model')!r} ({found.get('pm_dim')}-d), not {self._model_name!r} "
+                f"{found.get(Key.MODEL)!r} ({found.get(Key.DIM)}-d), not {self._model_name!r} "
                 f"({self._dimension}-d). Open it with that model, or migrate: "
                 "'priomem export' with the old model, then 'priomem import' into a new store "
                 "with the new one (it re-embeds)."
             )
-        if int(found.get("pm_schema", 0)) > STORE_SCHEMA:
+        if int(found.get(Key.SCHEMA, 0)) > STORE_SCHEMA:
             raise StoreError(
                 f"the store at {self.location} uses a newer priomem store layout "
-                f"({found.get('pm_schema')}); upgrade priomem to open it."
+                f"({found.get(Key.SCHEMA)}); upgrade priomem to open it."
             )
 
     # -- store-level records (quotas, retention, audit log) ---------------------------
@@ -414,9 +415,9 @@ class ChromaStore:
                     col = self._client.get_or_create_collection(
                         name,
                         metadata={
-                            "pm_namespace": namespace,
-                            "pm_model": self._model_name,
-                            "pm_dim": self._dimension,
+                            Key.NAMESPACE: namespace,
+                            Key.MODEL: self._model_name,
+                            Key.DIM: self._dimension,
                             LAYOUT_KEY: LAYOUT,
                         },
                         configuration={"hnsw": {"space": "cosine", **self._hnsw}},
@@ -491,9 +492,9 @@ class ChromaStore:
             if (
                 col.name.startswith(NAMESPACE_PREFIX)
                 and not col.name.endswith(REBUILD_SUFFIX)
-                and "pm_namespace" in meta
+                and Key.NAMESPACE in meta
             ):
-                names.append(str(meta["pm_namespace"]))
+                names.append(str(meta[Key.NAMESPACE]))
         return sorted(names)
 
     @shared

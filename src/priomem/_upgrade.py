@@ -18,7 +18,7 @@ from typing import Any
 
 from priomem._context import PREV_KEYS
 from priomem._lexical import keyed, term_key, unkeyed
-from priomem._records import NEVER
+from priomem._records import NEVER, Key
 from priomem._store import LAYOUT, ChromaStore
 
 __all__ = ["PAGE", "upgrade_namespace"]
@@ -47,15 +47,15 @@ def upgrade_namespace(store: ChromaStore, namespace: str) -> int:
         metas: list[dict[str, Any]] = []
         for row in rows:
             change: dict[str, Any] = {}
-            stored = row.metadata.get("pm_terms") or []
+            stored = row.metadata.get(Key.TERMS) or []
             if stored and not all(str(t).startswith(key) for t in stored):
-                change["pm_terms"] = keyed(key, sorted(unkeyed(stored)))
-            if not row.metadata.get("pm_thread"):
+                change[Key.TERMS] = keyed(key, sorted(unkeyed(stored)))
+            if not row.metadata.get(Key.THREAD):
                 change.update({k: None for k in PREV_KEYS if k in row.metadata})
-            if "pm_expires" not in row.metadata:
+            if Key.EXPIRES not in row.metadata:
                 # Never expires (the liveness rule, priomem._records.is_live), said in the
                 # key so that where clauses on it select the record too.
-                change["pm_expires"] = NEVER
+                change[Key.EXPIRES] = NEVER
             if change:
                 ids.append(row.id)
                 metas.append(change)

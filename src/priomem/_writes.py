@@ -20,7 +20,7 @@ from priomem import _context
 from priomem._errors import InvalidInputError
 from priomem._models import Memory
 from priomem._recall import run_soon
-from priomem._records import RENEWED_KEY, decode, encode, epoch, is_live, new_id
+from priomem._records import RENEWED_KEY, Key, decode, encode, epoch, is_live, new_id, one_of
 from priomem._requests import Item
 from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
@@ -117,9 +117,9 @@ def _existing(core: EngineCore, namespace: str, hashes: Sequence[str], now_e: fl
     """The live memories of ``namespace`` with these content hashes, by hash."""
     existing: dict[str, Memory] = {}
     for start in range(0, len(hashes), 500):
-        for row in core.store.get(namespace, where={"pm_hash": {"$in": list(hashes[start : start + 500])}}):
+        for row in core.store.get(namespace, where=one_of(Key.HASH, hashes[start : start + 500])):
             if is_live(row.metadata, now_e):
-                existing[str(row.metadata["pm_hash"])] = decode(row.id, row.document, row.metadata, namespace)
+                existing[str(row.metadata[Key.HASH])] = decode(row.id, row.document, row.metadata, namespace)
     return existing
 
 

@@ -651,7 +651,8 @@ class _ProgressHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Progress lines to whatever ``sys.stderr`` is when they are written."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
+        # Assigned, not setStream(): that flushes the previous stream, which may be closed.
+        self.stream = sys.stderr
         super().emit(record)
 
 
@@ -671,6 +672,14 @@ def _show_progress(on: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``priomem`` command; returns the exit code."""
+    try:
+        return _main(argv)
+    finally:
+        _show_progress(False)  # a program calling main() keeps no handler of ours
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """``main`` without the clean-up."""
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("path", "url", "namespace", "json", "quiet"):
