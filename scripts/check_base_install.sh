@@ -15,6 +15,9 @@ echo "== building the wheel" >&2
 echo "== installing it alone into $venv" >&2
 "$python" -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -c constraints.txt "$work"/dist/priomem-*.whl
+# A venv given again keeps its packages: this wheel replaces any priomem already in it.
+"$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall "$work"/dist/priomem-*.whl
+"$venv/bin/pip" uninstall --quiet --yes langchain-core >/dev/null 2>&1 || true
 export PRIOMEM_PATH="$work/store" PRIOMEM_CACHE_DIR="$work/cache" PRIOMEM_EMBEDDER=hash
 unset PRIOMEM_URL PRIOMEM_NAMESPACE
 failed=0

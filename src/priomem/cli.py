@@ -591,8 +591,8 @@ def _ui(engine: MemoryEngine, args: argparse.Namespace) -> Any:
     try:
         from priomem.serving import load_tokens
         from priomem.ui import run_ui
-    except ModuleNotFoundError as exc:
-        raise PriomemError(f"{exc}; install the browser with: pip install 'priomem[ui]'") from None
+    except ImportError as exc:  # names the extra to install (priomem._extras)
+        raise PriomemError(str(exc)) from None
     grants = load_tokens(file=Path(args.tokens_file).expanduser()) if args.tokens_file else None
 
     def announce(url: str) -> None:
@@ -614,7 +614,7 @@ def _ui(engine: MemoryEngine, args: argparse.Namespace) -> Any:
             log_level=engine.settings.log_level.lower(),
             announce=announce,
         )
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:
         raise PriomemError(str(exc)) from None
     return {"stopped": True} if args.json else "priomem ui: stopped"
 

@@ -14,8 +14,9 @@ when a name below is first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from priomem._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from priomem.mcp_server.__main__ import main
@@ -51,16 +52,5 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'priomem.mcp_server' has no attribute {name!r}")
-    # EngineHolder, Grant and load_tokens live in priomem.serving (shared with the browser).
-    where = module if module.startswith("priomem.") else f"priomem.mcp_server.{module}"
-    value = getattr(importlib.import_module(where), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+# EngineHolder, Grant and load_tokens live in priomem.serving (shared with the browser).
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

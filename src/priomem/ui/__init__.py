@@ -16,8 +16,10 @@ Importing this package is cheap: Starlette and uvicorn load when a name below is
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from priomem._extras import require
+from priomem._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from priomem.ui._app import build_ui_app
@@ -33,22 +35,8 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'priomem.ui' has no attribute {name!r}")
-    try:
-        value = getattr(importlib.import_module(f"priomem.ui.{module}"), name)
-    except ModuleNotFoundError as exc:
-        if exc.name in ("starlette", "uvicorn"):
-            raise ModuleNotFoundError(
-                f"the memory browser needs {exc.name}; install it with: pip install 'priomem[ui]'",
-                name=exc.name,
-            ) from None
-        raise
-    globals()[name] = value
-    return value
+def _check(name: str, module: str) -> None:
+    require("ui", "starlette", "uvicorn", what="the memory browser")
 
 
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, check=_check)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from priomem._extras import require
 from priomem.serving import WILDCARDS, Grant, bind, is_loopback, refuse_open_bind, url_host
 
 if TYPE_CHECKING:
@@ -84,14 +85,9 @@ def run_ui(
         >>> with MemoryEngine("./memory") as engine:              # doctest: +SKIP
         ...     run_ui(engine, port=8766, read_only=True)
     """
-    try:
-        import uvicorn  # noqa: F401 - checked before binding, so a missing extra fails fast
-
-        from priomem.ui._app import build_ui_app
-    except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
-            f"the memory browser needs {exc.name}; install it with: pip install 'priomem[ui]'", name=exc.name
-        ) from None
+    # Checked before binding, so a missing extra fails fast, naming it.
+    require("ui", "starlette", "uvicorn", what="the memory browser")
+    from priomem.ui._app import build_ui_app
 
     check_bind(host, grants)
     if host in WILDCARDS and not allowed_hosts:

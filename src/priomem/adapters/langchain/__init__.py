@@ -15,10 +15,10 @@ The LangGraph store lives in :mod:`priomem.adapters.langgraph`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from priomem._extras import require
+from priomem._lazy import lazy_exports
 
 # The retriever and the tools need only langchain-core (a LangChain v1 or LangGraph setup
 # has it); the classic memory also needs langchain-classic, imported only when used.
@@ -48,12 +48,9 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'priomem.adapters.langchain' has no attribute {name!r}")
+def _check(name: str, module: str) -> None:
     if module == "memory":
         require("langchain", "langchain_classic", what=f"priomem.adapters.langchain.{name} (classic memory)")
-    value = getattr(importlib.import_module(f"priomem.adapters.langchain.{module}"), name)
-    globals()[name] = value
-    return value
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, check=_check)
