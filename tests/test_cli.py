@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -282,9 +283,27 @@ def test_long_operations_say_what_they_do(cli) -> None:  # type: ignore[no-untyp
     assert code == 0 and "merged" in out
     assert "priomem: consolidate: grouping 6 memories of 'default'" in err
     assert "priomem: consolidate: " in err and "groups, done" in err and "\r" not in err
-    assert "priomem: compacting: rebuilding collection 1 of" in err  # the deletions made real on close
+    assert (
+        "priomem: compacting: rebuilding namespace 1 of 1 (default)" in err
+    )  # the deletions made real on close
     assert err.count("consolidate: grouping") == 1  # handlers do not pile up run after run
     for i in range(3):
         cli("remember", f"the billing job was slow on Monday, run {i}")
     code, out, err = cli("-q", "consolidate", "--min-similarity", "0.5")
     assert code == 0 and "merged 1 groups" in out and err == ""
+    steps = logging.getLogger("priomem.progress")  # left as a library finds it
+    assert steps.propagate and steps.level == logging.NOTSET and not steps.handlers
+
+
+def test_consolidation_without_a_stderr_merges_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by review: with stderr closed (2>&-, pythonw) the progress bar failed between the
+    # merged memory's write and the originals' deletion, leaving both.
+    from priomem import HashEmbedder, MemoryEngine
+
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64)) as engine:
+        engine.remember("disk full on node 7", priority="low")
+        engine.remember("Disk full on node 7!", priority="low")
+        monkeypatch.setattr(sys, "stderr", None)
+        merged = engine.consolidate(window="1d", min_similarity=0.5, progress=True)
+        monkeypatch.undo()
+        assert len(merged) == 1 and [m.id for m in engine.list()] == [merged[0].memory.id]

@@ -513,3 +513,31 @@ def test_reimporting_a_thread_links_no_turn_to_itself(engine: MemoryEngine, tmp_
         assert row.id not in (row.metadata.get("pm_prev"), row.metadata.get("pm_prev2"))
     ids = {r.id for r in rows}
     assert all(r.metadata.get("pm_prev", r.id) in ids for r in rows)
+
+
+# -- found by review (issue 16) -----------------------------------------------------------
+async def test_async_twins_run_the_instances_own_methods(engine: MemoryEngine) -> None:
+    calls: list[str] = []
+
+    class Logged(MemoryEngine):
+        def recall(self, query: str, **kwargs: Any) -> Any:  # type: ignore[override]
+            calls.append(query)
+            return super().recall(query, **kwargs)
+
+    logged = Logged.__new__(Logged)
+    logged.__dict__.update(engine.__dict__)  # the same engine, seen through a subclass
+    await logged.arecall("hello", k=1)
+    assert calls == ["hello"]
+
+    def items() -> Any:
+        assert threading.current_thread() is threading.main_thread()  # read on the caller's thread
+        yield {"content": "from a generator"}
+
+    assert [m.content for m in await engine.aremember_many(items())] == ["from a generator"]
+
+
+def test_new_settings_apply_to_reads_and_writes_alike(engine: MemoryEngine) -> None:
+    engine.settings = engine.settings.replace(default_namespace="team")
+    written = engine.remember("a note for the team")
+    assert written.namespace == "team"
+    assert [h.memory.id for h in engine.recall("a note for the team", k=1)] == [written.id]

@@ -423,3 +423,16 @@ def test_a_large_namespace_looks_up_only_what_its_candidates_lack(
     for hits in (first, second):
         assert hits[0].memory.id == target.id and hits[0].parts.lexical > 0
     assert len(looked_up) == before and all(set(t) <= {"inc", "48213"} for t in looked_up)
+
+
+def test_identical_vectors_group_at_similarity_one() -> None:
+    # Found by review: at min_similarity=1.0, rounding decided whether identical vectors grouped.
+    import numpy as np
+
+    from priomem._consolidate import group
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        v = rng.normal(size=384).astype(np.float32)
+        v /= np.linalg.norm(v)
+        assert group(np.stack([v, v, v]), 1.0) == [[0, 1, 2]]

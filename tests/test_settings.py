@@ -85,3 +85,7 @@ def test_replace_applies_none_and_checks_the_result() -> None:
     assert cleared.url is None and cleared.default_namespace == "ops" and settings.url is not None
     with pytest.raises(InvalidInputError):
         settings.replace(embed_backend="gpu")
+    with pytest.raises(InvalidInputError, match="leave default_namespace out to keep 'ops'"):
+        settings.replace(default_namespace=None)  # None clears only what may be unset
+    with pytest.raises(InvalidInputError, match="unknown setting"):
+        settings.replace(nmespace="ops")

@@ -76,3 +76,16 @@ def test_one_liveness_rule_a_record_without_expiry_never_expires(chroma_client: 
         again = eng.remember("The vault key is rotated every 90 days", namespace="ops")
         assert again.id == old.id  # reinforced, not stored twice: the write path agrees too
         assert "pm_expires" in col.get(ids=[old.id], include=["metadatas"])["metadatas"][0]
+
+
+def test_a_layout_2_namespace_gets_expiry_keys_so_list_agrees(chroma_client: Any) -> None:
+    # Found by review: only layout-1 namespaces were given the key, so in a layout-2 one
+    # list() (a where clause) missed a record that recall, stats and dedup call live.
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=Settings()) as eng:
+        kept = eng.remember("The vault key is rotated every 90 days", namespace="ops")
+    col = chroma_client.get_collection(collection_name("ops"))
+    col.update(ids=[kept.id], metadatas=[{"pm_expires": None}])
+    col.modify(metadata={**(col.metadata or {}), LAYOUT_KEY: 2})
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=Settings()) as eng:
+        assert [m.id for m in eng.list(namespace="ops")] == [kept.id]
+        assert (chroma_client.get_collection(collection_name("ops")).metadata or {})[LAYOUT_KEY] == LAYOUT

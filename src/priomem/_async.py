@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 __all__ = ["async_twin"]
@@ -22,9 +22,16 @@ R = TypeVar("R")
 def async_twin(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
     """An async method that runs ``method`` in a worker thread (``asyncio.to_thread``)."""
 
+    name = method.__name__
+
     @functools.wraps(method)
     async def twin(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await asyncio.to_thread(method, self, *args, **kwargs)
+        # The instance's method at call time, so a subclass's override or a patched
+        # instance is what runs; an iterator (a generator of items) is read here, on the
+        # caller's thread, as the sync call would read it.
+        sync: Callable[..., R] = getattr(self, name)
+        given = tuple(list(a) if isinstance(a, Iterator) else a for a in args)
+        return await asyncio.to_thread(sync, *given, **kwargs)
 
     twin.__name__ = twin.__qualname__ = "a" + method.__name__
     twin.__doc__ = f"Async :meth:`{method.__name__}`: the same call, run in a worker thread."

@@ -26,6 +26,8 @@ from priomem._validation import content_hash
 __all__ = ["MAX_MERGED_CHARS", "Consolidation", "group", "merge_text", "merged_memory"]
 
 MAX_MERGED_CHARS = 2000
+#: Rounding allowance on a similarity (float32 sums of 384 products differ by ~1e-7).
+SIMILARITY_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,8 @@ def group(vectors: np.ndarray, min_similarity: float) -> list[list[int]]:
             # Ties go to the latest leader, as a scan keeping ">=" comparisons would.
             sims = leaders[:count] @ vectors[index]
             top = float(sims.max())
-            if top >= min_similarity:
+            # A hair of tolerance: identical vectors reach 1.0 whatever the rounding of the sum.
+            if top >= min_similarity - SIMILARITY_TOLERANCE:
                 best = int(np.flatnonzero(sims == top)[-1])
         if best < 0:
             leaders[count] = vectors[index]

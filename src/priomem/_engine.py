@@ -99,8 +99,8 @@ class MemoryEngine:
     ) -> None:
         if sum(x is not None for x in (path, url, client)) > 1:
             raise InvalidInputError("give at most one of path, url and client.", field="path")
-        self.settings = settings if settings is not None else Settings.from_env()
-        self.embedder: Embedder = embedder or default_embedder(self.settings)
+        self._settings = settings if settings is not None else Settings.from_env()
+        self._embedder: Embedder = embedder or default_embedder(self._settings)
         hnsw = {
             "ef_construction": self.settings.hnsw_ef_construction,
             "ef_search": self.settings.hnsw_ef_search,
@@ -128,6 +128,20 @@ class MemoryEngine:
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        """The engine's settings; assigning new ones applies them everywhere at once."""
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self._settings = self._core.settings = self._pressure.settings = self._searcher.settings = value
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model (read-only: a store is tied to its model)."""
+        return self._embedder
+
     @property
     def location(self) -> str:
         """Where the store lives: a folder, a server URL, or 'a Chroma client'."""

@@ -144,10 +144,12 @@ def consolidate_namespace(
                 progress_log.info("consolidate: embedding %d merged memories", len(merged_all))
             vectors_out = core.embed_documents([m.content for m in merged_all])
             encoded = [encode(m) for m in merged_all]
+            # Made before the first write: nothing between the merged memories' write and
+            # the originals' deletion may fail for want of a terminal.
+            steps = bar(len(results), "consolidate", progress, unit="groups")
             store.upsert(
                 ns, [m.id for m in merged_all], vectors_out, [e[0] for e in encoded], [e[1] for e in encoded]
             )
-            steps = bar(len(results), "consolidate", progress, unit="groups")
             for c in results:
                 core.delete(ns, c.merged_ids, action="consolidate", selector={"into": c.memory.id})
                 _repoint_refs(core, ns, c.merged_ids, c.memory.id)

@@ -104,7 +104,7 @@ class Pressure:
         self, store: ChromaStore, settings: Settings, access: AccessRecorder, delete: Deleter
     ) -> None:
         self._store = store
-        self._settings = settings
+        self.settings = settings
         self._access = access
         self._delete = delete
         self._base_retention = RetentionPolicy(settings.retention, settings.classification_retention)
@@ -121,7 +121,7 @@ class Pressure:
         if cached is not None and cached[0] > now:
             return cached[1]
         rows = self._store.meta_get([f"quota:{namespace}", "quota:*", f"retention:{namespace}"])
-        s = self._settings
+        s = self.settings
         quota = Quota(s.max_memories, s.max_bytes, s.critical_reserve, s.compliance_reserve)
         if (row := rows.get(f"quota:{namespace}")) is not None:
             quota = _quota_of(row.document)
@@ -137,7 +137,7 @@ class Pressure:
         return policy
 
     def default_store_quota(self) -> Quota:
-        s = self._settings
+        s = self.settings
         return Quota(s.max_memories_total, s.max_bytes_total, s.critical_reserve, s.compliance_reserve)
 
     def guarantees(self) -> dict[str, Quota]:

@@ -38,6 +38,14 @@ def bar(total: int | None, desc: str, enabled: bool, unit: str = "memories") -> 
     """A tqdm bar on a terminal, :class:`Steps` lines otherwise, nothing when not ``enabled``."""
     from tqdm import tqdm
 
-    if enabled and not sys.stderr.isatty():
+    if enabled and not _is_terminal(sys.stderr):
         return Steps(total, desc, unit)
     return tqdm(total=total, desc=desc, unit="mem", file=sys.stderr, disable=not enabled, leave=False)
+
+
+def _is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal; False for None (``2>&-``, pythonw) or a closed one."""
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False

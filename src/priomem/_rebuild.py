@@ -179,7 +179,9 @@ def rebuild_marked(cols: Collections, step: int) -> list[str]:
     for number, record_id in enumerate(marked, 1):
         name = record_id.split(":", 1)[1]
         # A namespace of 10,000 memories takes about 15 s: say what is going on.
-        progress_log.info("compacting: rebuilding collection %d of %d (%s)", number, len(marked), name)
+        before = cols.get(name)
+        shown = ((before.metadata or {}) if before is not None else {}).get(Key.NAMESPACE, name)
+        progress_log.info("compacting: rebuilding namespace %d of %d (%s)", number, len(marked), shown)
         if rebuild(cols, name, step):
             col = cols.get(name)
             rebuilt.append(str(((col.metadata or {}) if col is not None else {}).get(Key.NAMESPACE, name)))

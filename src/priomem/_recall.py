@@ -187,7 +187,7 @@ class HybridSearcher:
     ) -> None:
         self._store = store
         self._embed_query = embed_query
-        self._settings = settings
+        self.settings = settings
         self._pool = pool
         self._common: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._common_lock = threading.Lock()
@@ -295,7 +295,7 @@ class HybridSearcher:
         return False
 
     def search(self, text: str, k: int, ns: str, flt: Filter, now: datetime) -> list[RecallHit]:
-        hybrid = self._settings.hybrid
+        hybrid = self.settings.hybrid
         threaded = self._has_threads(ns)
         terms = _lexical.query_terms(text) if hybrid else []
         literal = _lexical.literal_terms(text) if hybrid else frozenset()
@@ -366,8 +366,8 @@ class HybridSearcher:
 
     def _norm(self) -> float:
         """The sum of the weights :func:`priomem._scoring.combine` divides by."""
-        w = self._settings.weights
-        lexical = w.lexical if self._settings.hybrid else 0.0
+        w = self.settings.weights
+        lexical = w.lexical if self.settings.hybrid else 0.0
         return w.similarity + lexical + w.priority + w.recency + w.access
 
     def _bounds(
@@ -377,8 +377,8 @@ class HybridSearcher:
         dense pool's last one, for a memory only its words found), the most word evidence
         the terms it is known to hold (and any term not looked up) allow, CRITICAL
         priority, the most access, and the recency its id's creation time gives."""
-        w = self._settings.weights
-        w_lex = w.lexical if self._settings.hybrid else 0.0
+        w = self.settings.weights
+        w_lex = w.lexical if self.settings.hybrid else 0.0
         rare = found.rare_idf()
         weights = _specific(rare, found.literal)
         total = sum(rare.values())
@@ -462,7 +462,7 @@ class HybridSearcher:
         self, vector: np.ndarray, live: Mapping[str, Row], found: _Terms, ns: str, now: datetime
     ) -> list[RecallHit]:
         """Every live candidate scored (:func:`priomem._scoring.combine`), best first."""
-        hybrid = self._settings.hybrid
+        hybrid = self.settings.hybrid
         if hybrid:
             similarity, lexical_part = self._evidence(vector, live, found)
         else:
@@ -471,7 +471,7 @@ class HybridSearcher:
         for rid, row in live.items():
             memory = decode(rid, row.document, row.metadata, ns)
             score, parts = _scoring.combine(
-                self._settings.weights,
+                self.settings.weights,
                 similarity=similarity[rid],
                 lexical=lexical_part.get(rid, 0.0),
                 priority=memory.priority,

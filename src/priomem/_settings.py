@@ -125,8 +125,21 @@ class Settings:
             object.__setattr__(self, "path", Path(self.path))
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with ``changes`` applied, checked like a new one (None clears an optional
-        setting such as ``url``; :meth:`from_env` is where None means "not given")."""
+        """A copy with ``changes`` applied, checked like a new one. None clears an optional
+        setting (``url``, ``path``, ``chroma_token``) and is refused for the others;
+        :meth:`from_env` is where None means "not given"."""
+        for name, value in changes.items():
+            spec = _FIELDS.get(name)
+            if spec is None:
+                raise InvalidInputError(
+                    f"settings: unknown setting {name!r}; known: {', '.join(sorted(_FIELDS))}.", field=name
+                )
+            if value is None and spec.default is not None:
+                raise InvalidInputError(
+                    f"settings.{name}: None is not a value here; give one, or leave {name} out to keep "
+                    f"{getattr(self, name)!r}.",
+                    field=name,
+                )
         return replace(self, **changes)
 
     def ttl_for(self, priority: Priority) -> timedelta | None:
@@ -198,6 +211,10 @@ class Settings:
             if value is not None:
                 values[key] = value
         return cls(**values)
+
+
+#: The settings by name, with their defaults (for :meth:`Settings.replace`).
+_FIELDS = {f.name: f for f in fields(Settings)}
 
 
 def parse_bool(raw: str, name: str) -> bool:

@@ -45,9 +45,10 @@ META_COLLECTION = "priomem-meta"
 NAMESPACE_PREFIX = "pmns-"
 STORE_SCHEMA = 1
 #: Record layout of a namespace's collection, in its metadata (absent: 1). 2: terms keyed
-#: by namespace, context links only between turns of a thread (see ``_upgrade``).
+#: by namespace, context links only between turns of a thread; 3: every record has
+#: ``pm_expires`` (see ``_upgrade``).
 LAYOUT_KEY = Key.LAYOUT
-LAYOUT = 2
+LAYOUT = 3
 #: Set in a namespace's collection metadata once a turn of a thread is written to it.
 THREADS_KEY = Key.THREADS
 #: A record's text, kept in its metadata rather than as Chroma's document: Chroma indexes

@@ -3,8 +3,9 @@
 Layout 1 stored plain terms (``pm_terms``) and linked every memory to the ones written
 just before it (``pm_prev``/``pm_prev2``), thread or not. Layout 2 keys terms by
 namespace (cheap look-ups whatever else the store holds, :mod:`priomem._lexical`) and
-links only turns of a thread (:mod:`priomem._context`), and every record has
-``pm_expires``. Upgrading rewrites, through
+links only turns of a thread (:mod:`priomem._context`). Layout 3: every record has
+``pm_expires``, so that where clauses on it select what the liveness rule
+(:func:`priomem._records.is_live`) calls live. Upgrading rewrites, through
 Chroma's public ``update``, each record's terms and drops its old links, then marks the
 collection. Every step can be repeated, so a process killed half-way leaves a namespace
 whose records are all readable and recalled by meaning (records not yet rewritten are only

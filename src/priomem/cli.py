@@ -662,6 +662,9 @@ def _show_progress(on: bool) -> None:
     steps = logging.getLogger("priomem.progress")
     for old in [h for h in steps.handlers if isinstance(h, _ProgressHandler)]:
         steps.removeHandler(old)
+    # Off: the logger is left as a library finds it (its records reach the root's handlers).
+    steps.setLevel(logging.NOTSET)
+    steps.propagate = True
     if on:
         handler = _ProgressHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("priomem: %(message)s"))

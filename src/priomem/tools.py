@@ -338,8 +338,8 @@ class MemoryTools:
             raise InvalidInputError(
                 "arguments: expected a JSON object of named arguments.", field="arguments"
             )
-        k = arguments.get("k")
-        if max_k is not None and isinstance(k, int) and not isinstance(k, bool) and k > max_k:
+        k = _whole_number(arguments.get("k"))
+        if max_k is not None and k is not None and k > max_k:
             raise _over_limit(k, max_k)
         try:
             return spec.args.model_validate(arguments)
@@ -441,6 +441,19 @@ class MemoryTools:
             return self.run(name, arguments).model_dump(mode="json")
         except PriomemError as exc:
             return {"error": exc.message, "field": exc.field}
+
+
+def _whole_number(value: Any) -> int | None:
+    """``value`` as the whole number validation would read it (5000, "5000", 5000.0), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 def _over_limit(k: int, max_k: int) -> InvalidInputError:

@@ -156,10 +156,12 @@ async def test_limits_on_k_and_content_are_clear(chroma_client: Any) -> None:
         async with Client(server) as client:
             too_many = await client.call_tool("recall", {"query": "x", "k": 11})
             far_too_many = await client.call_tool("recall", {"query": "x", "k": 5000})
+            as_text = await client.call_tool("recall", {"query": "x", "k": "5000"})
             too_long = await client.call_tool("remember", {"content": "y" * 51})
     assert "k: 11 is over this server's limit of 10" in error_text(too_many)
     # past the tools' own bound too, the caller learns this server's limit, not another one
     assert "k: 5000 is over this server's limit of 10" in error_text(far_too_many)
+    assert "k: 5000 is over this server's limit of 10" in error_text(as_text)
     assert "content: 51 characters is over the limit of 50" in error_text(too_long)
 
 
@@ -250,3 +252,21 @@ async def test_the_schema_says_what_the_server_accepts(server_for: Any) -> None:
     text = json.dumps([t.model_dump(mode="json") for t in tools.values()])
     assert "``" not in text  # reStructuredText is for Python readers
     assert "relevance" in json.dumps(tools["recall"].output_schema)
+
+
+async def test_what_the_server_offers_besides_tools(server_for: Any) -> None:
+    # Found by review of the move to the SDK's low-level Server: MCPServer answered these
+    # with empty lists and named an unknown tool plainly; clients (the Inspector) ask.
+    async with Client(server_for()) as client:
+        assert (await client.list_resources()).resources == []
+        assert (await client.list_resource_templates()).resource_templates == []
+        assert (await client.list_prompts()).prompts == []
+        unknown = await client.call_tool("nope", {})
+        assert unknown.is_error and error_text(unknown) == "Unknown tool: nope"
+    build_server(EngineHolder.of(MemoryEngine(embedder=HashEmbedder(64), client=_client())), log_level="INFO")
+
+
+def _client() -> Any:
+    from tests._chroma import ephemeral_client
+
+    return ephemeral_client()

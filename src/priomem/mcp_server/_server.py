@@ -208,6 +208,7 @@ def build_server(
     require_grant: bool = False,
     max_k: int | None = None,
     remote: bool = False,
+    log_level: Any = None,
 ) -> Server[Any]:
     """An MCP ``Server`` with remember, recall and forget on the engine of ``holder``.
 
@@ -215,8 +216,13 @@ def build_server(
     when it stops. ``default``, ``require_grant``, ``max_k`` and ``remote``: see
     :class:`ToolRunner`. Serve it with :func:`serve_stdio`, with its
     ``streamable_http_app()`` (see ``priomem.mcp_server._http``), or in-process with
-    ``mcp.Client(server)``.
+    ``mcp.Client(server)``. ``log_level`` is accepted for callers of earlier versions and
+    not used: logging is the application's to configure (``priomem-mcp`` logs to stderr).
+
+    Since 0.1 on ``MCPServer`` this returns the SDK's low-level ``Server``: what was
+    ``server.run()`` is ``anyio.run(serve_stdio, server)``.
     """
+    del log_level
     runner = ToolRunner(holder, default=default, require_grant=require_grant, max_k=max_k, remote=remote)
     tools = mcp_tools(max_k)
     schemas = {tool.name: tool.input_schema for tool in tools}
@@ -234,12 +240,28 @@ def build_server(
     ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=tools)
 
+    # No resources or prompts, said as empty lists (clients such as the Inspector ask).
+    async def list_resources(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=[])
+
+    async def list_resource_templates(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(resource_templates=[])
+
+    async def list_prompts(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=[])
+
     async def call_tool(
         ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         name = params.name
         if name not in TOOL_SPECS:
-            return _error(f"Unknown tool: {name}; use one of {', '.join(TOOL_SPECS)}.")
+            return _error(f"Unknown tool: {name}")
         try:
             return _result(await runner.call(name, params.arguments or {}, ctx))
         except ToolError as exc:
@@ -259,6 +281,9 @@ def build_server(
         get_tool_input_schema=schemas.get,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_list_resource_templates=list_resource_templates,
+        on_list_prompts=list_prompts,
     )
 
 
