@@ -97,3 +97,16 @@ def test_embedding_smoke_compares_both_backends(tmp_path: Path) -> None:
     assert result["min_cosine"] >= 0.999
     assert {"single_p50", "short_batch", "long_batch", "load"} <= set(result["ratios"])
     assert [r["torch"] for r in result["loads"]["onnx"]] == [False]  # no torch import once exported
+
+
+def test_cloud_limits_checks_every_call_priomem_makes(tmp_path: Path) -> None:
+    # A measurement (issue 17): the report's structure, not today's findings, is asserted.
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "cloud_limits.py"), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "cloud-limits.json").read_text())
+    assert sum(report["calls"].values()) > 50 and {"upsert", "get", "query", "delete"} <= set(report["calls"])
+    assert all(row["worst"] > row["max"] == report["limits"][row["limit"]] for row in report["over"])
+    assert "calls to Chroma checked" in done.stdout
