@@ -41,7 +41,7 @@ class EngineCore:
         self.embedder = embedder
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="priomem")
         self.access = AccessRecorder(store.update_metadata)
-        self.pressure = Pressure(store, settings, self.access, self.delete)
+        self.pressure = Pressure(self)
         self._ns_locks: dict[str, threading.Lock] = {}
         self._ns_guard = threading.Lock()
         self._current: set[str] = set()

@@ -135,7 +135,7 @@ class MemoryEngine:
 
     @settings.setter
     def settings(self, value: Settings) -> None:
-        self._settings = self._core.settings = self._pressure.settings = self._searcher.settings = value
+        self._settings = self._core.settings = self._searcher.settings = value
 
     @property
     def embedder(self) -> Embedder:

@@ -25,9 +25,8 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from priomem._access import AccessRecorder
 from priomem._errors import InvalidInputError, QuotaExceededError
 from priomem._models import Memory
 from priomem._priority import Priority
@@ -35,7 +34,9 @@ from priomem._quota import Candidate, Incoming, Plan, Quota, plan_room
 from priomem._records import USER_PREFIX, Key, decode, is_live
 from priomem._retention import CLASSIFICATION_KEY, RetentionPolicy
 from priomem._settings import Settings
-from priomem._store import ChromaStore
+
+if TYPE_CHECKING:
+    from priomem._core import EngineCore
 
 __all__ = ["POLICY_TTL", "Policy", "Pressure"]
 
@@ -43,20 +44,6 @@ log = logging.getLogger("priomem")
 
 #: Seconds a process trusts its copy of quotas and retention overrides.
 POLICY_TTL = 2.0
-
-
-class Deleter(Protocol):
-    """The engine's one deletion (``EngineCore.delete``): Chroma, access counts, audit record."""
-
-    def __call__(
-        self,
-        ns: str,
-        ids: Sequence[str],
-        *,
-        whole: bool = False,
-        action: str = "forget",
-        selector: Mapping[str, Any] | None = None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,15 +87,17 @@ def _quota_of(document: str) -> Quota:
 class Pressure:
     """Reads the rules of each namespace and plans and carries out evictions."""
 
-    def __init__(
-        self, store: ChromaStore, settings: Settings, access: AccessRecorder, delete: Deleter
-    ) -> None:
-        self._store = store
-        self.settings = settings
-        self._access = access
-        self._delete = delete
-        self._base_retention = RetentionPolicy(settings.retention, settings.classification_retention)
+    def __init__(self, core: EngineCore) -> None:
+        # The core's store and its one deletion (Chroma, access counts, audit record).
+        self._core = core
+        self._store = core.store
+        self._delete = core.delete
         self._cache: dict[str, tuple[float, Policy]] = {}
+
+    @property
+    def settings(self) -> Settings:
+        """The engine's settings, as they are now."""
+        return self._core.settings
 
     def invalidate(self) -> None:
         """Forget cached rules (after this process changed them)."""
@@ -128,7 +117,7 @@ class Pressure:
         store_quota = self.default_store_quota()
         if (row := rows.get("quota:*")) is not None:
             store_quota = _quota_of(row.document)
-        retention = self._base_retention
+        retention = RetentionPolicy(s.retention, s.classification_retention)
         if (row := rows.get(f"retention:{namespace}")) is not None:
             retention = retention.with_overrides(json.loads(row.document))
         guarantees = self.guarantees() if store_quota.limited else {}
