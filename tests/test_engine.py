@@ -541,3 +541,27 @@ def test_new_settings_apply_to_reads_and_writes_alike(engine: MemoryEngine) -> N
     written = engine.remember("a note for the team")
     assert written.namespace == "team"
     assert [h.memory.id for h in engine.recall("a note for the team", k=1)] == [written.id]
+
+
+def test_list_sends_no_range_clause_unless_asked_for_bounds(
+    engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Embedded Chroma evaluates a range clause over the whole store: browsing a namespace
+    # must not pay that for its expiry check.
+    seen: list[Any] = []
+    ids = engine._store.ids
+
+    def spy(ns: str, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("where"))
+        return ids(ns, **kwargs)
+
+    monkeypatch.setattr(engine._store, "ids", spy)
+    kept = [engine.remember(f"note {i}", tags=["etl"] if i % 2 else []) for i in range(7)]
+    engine.remember("gone soon", ttl=0.2)
+    threading.Event().wait(0.4)
+    pages = [engine.list(limit=3, offset=o) for o in (0, 3, 6)]
+    assert [m.id for page in pages for m in page] == [m.id for m in reversed(kept)]
+    assert [m.id for m in engine.list(tags=["etl"])] == [m.id for m in reversed(kept) if "etl" in m.tags]
+    assert all("$gt" not in repr(w) for w in seen)
+    engine.list(min_priority="high")  # asked for a bound: Chroma applies it
+    assert "$gte" in repr(seen[-1])

@@ -352,12 +352,32 @@ class MemoryEngine:
             until=until,
             now=now,
         )
-        # Ids are ULIDs that sort by created_at, so a page needs only ids, then one fetch.
-        ids = sorted(self._store.ids(ns, where=flt.where(live_at=epoch(now))), reverse=True)
-        page = ids[offset : offset + limit]
-        memories = [decode(r.id, r.document, r.metadata, ns) for r in self._store.get(ns, ids=page)]
-        memories.sort(key=lambda m: (m.created_at, m.id), reverse=True)
-        return memories
+        # Ids are ULIDs that sort by created_at: the ids newest first, read a page at a time
+        # and checked (liveness, and any bound) until the page is full. Without a priority or
+        # time bound the ids are narrowed by tags and datasets only: a range clause on expiry
+        # would cost in proportion to the whole embedded store, for what is nearly always
+        # every record; with one, Chroma applies the bounds (they are what the caller asked).
+        now_e = epoch(now)
+        where = flt.where(live_at=now_e) if flt.ranged else flt.exact_where()
+        ids = sorted(self._store.ids(ns, where=where), reverse=True)
+        found: builtins.list[Memory] = []
+        skip = offset
+        step = max(limit, 100)
+        for start in range(0, len(ids), step):
+            rows = {r.id: r for r in self._store.get(ns, ids=ids[start : start + step])}
+            for rid in ids[start : start + step]:
+                row = rows.get(rid)
+                if row is None or not flt.matches(row.metadata, now_e):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                found.append(decode(row.id, row.document, row.metadata, ns))
+            if len(found) >= limit:
+                break
+        found = found[:limit]
+        found.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        return found
 
     def lineage(self, name: str, *, namespace: str | None = None, depth: int = 3) -> _lineage.Lineage:
         """Where dataset ``name`` comes from and what depends on it (see :mod:`priomem._lineage`).

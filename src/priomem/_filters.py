@@ -68,6 +68,17 @@ class Filter:
             or self.before
         )
 
+    @property
+    def ranged(self) -> bool:
+        """Whether the filter bounds priority or time (range clauses in :meth:`where`)."""
+        return bool(self.min_priority or self.max_priority or self.since or self.until or self.before)
+
+    def exact_where(self) -> dict[str, Any] | None:
+        """Only the filter's membership clauses (tags, datasets), or None: what embedded
+        Chroma answers at the cost of their matches, where a range clause costs in
+        proportion to the whole store. :meth:`matches` checks the rest."""
+        return all_of([contains(Key.TAGS, t) for t in self.tags] + [dataset_where(n) for n in self.lineage])
+
     def where(
         self, *, live_at: float | None = None, expired_at: float | None = None
     ) -> dict[str, Any] | None:
