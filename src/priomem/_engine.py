@@ -99,30 +99,28 @@ class MemoryEngine:
     ) -> None:
         if sum(x is not None for x in (path, url, client)) > 1:
             raise InvalidInputError("give at most one of path, url and client.", field="path")
-        self._settings = settings if settings is not None else Settings.from_env()
-        self._embedder: Embedder = embedder or default_embedder(self._settings)
+        settings = settings if settings is not None else Settings.from_env()
+        embedder = embedder or default_embedder(settings)
         hnsw = {
-            "ef_construction": self.settings.hnsw_ef_construction,
-            "ef_search": self.settings.hnsw_ef_search,
-            "max_neighbors": self.settings.hnsw_max_neighbors,
+            "ef_construction": settings.hnsw_ef_construction,
+            "ef_search": settings.hnsw_ef_search,
+            "max_neighbors": settings.hnsw_max_neighbors,
         }
         common = {
-            "model_name": self.embedder.name,
-            "dimension": self.embedder.dimension,
+            "model_name": embedder.name,
+            "dimension": embedder.dimension,
             "hnsw": hnsw,
         }
         if client is not None:
             self._store = ChromaStore(client, **common)  # type: ignore[arg-type]
-        elif url is not None or (path is None and self.settings.url):
-            self._store = ChromaStore.open_url(
-                url or self.settings.url or "", self.settings.chroma_token, **common
-            )  # type: ignore[arg-type]
+        elif url is not None or (path is None and settings.url):
+            self._store = ChromaStore.open_url(url or settings.url or "", settings.chroma_token, **common)  # type: ignore[arg-type]
         else:
-            folder = Path(path).expanduser() if path is not None else self.settings.resolved_path()
+            folder = Path(path).expanduser() if path is not None else settings.resolved_path()
             self._store = ChromaStore.open_path(folder, **common)  # type: ignore[arg-type]
-        self._core = core = EngineCore(self._store, self.settings, self.embedder)
+        self._core = core = EngineCore(self._store, settings, embedder)
         self._pool, self._access, self._pressure = core.pool, core.access, core.pressure
-        self._searcher = HybridSearcher(self._store, self._embed_query, self.settings, self._pool)
+        self._searcher = HybridSearcher(self._store, self._embed_query, settings, self._pool)
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._closed = False
@@ -131,16 +129,16 @@ class MemoryEngine:
     @property
     def settings(self) -> Settings:
         """The engine's settings; assigning new ones applies them everywhere at once."""
-        return self._settings
+        return self._core.settings
 
     @settings.setter
     def settings(self, value: Settings) -> None:
-        self._settings = self._core.settings = self._searcher.settings = value
+        self._core.settings = self._searcher.settings = value
 
     @property
     def embedder(self) -> Embedder:
         """The embedding model (read-only: a store is tied to its model)."""
-        return self._embedder
+        return self._core.embedder
 
     @property
     def location(self) -> str:
