@@ -695,6 +695,23 @@ def namespace_collections(client: Any) -> dict[str, Any]:
     return found
 
 
+def namespace_records(client: Any, namespace: str, include: list[str]) -> dict[str, Any]:
+    """Every record of a priomem namespace as a raw ``get`` returns them, from its own
+    collection or (a small namespace) its shared one (``priomem._layout``)."""
+    for col in client.list_collections():
+        meta = col.metadata or {}
+        if meta.get("pm_namespace") == namespace and not meta.get("pm_filling"):
+            return dict(client.get_collection(col.name, embedding_function=None).get(include=include))
+    for col in client.list_collections():
+        if col.name.startswith("pmshared-"):
+            got = client.get_collection(col.name, embedding_function=None).get(
+                where={"pm_ns": namespace}, include=include
+            )
+            if got["ids"]:
+                return dict(got)
+    return {"ids": [], **{k: [] for k in include}}
+
+
 def model_for(kind: str, batch_size: int = 64, threads: int | None = None) -> Any:
     """The embedding model of a run: the real one, or (``hash``) a fast fake for smoke runs."""
     if kind == "hash":

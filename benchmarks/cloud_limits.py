@@ -89,8 +89,8 @@ def predicates(where: Any) -> int:
     )
 
 
-def workload(folder: Path) -> None:
-    with MemoryEngine(folder, embedder=HashEmbedder(384), settings=Settings()) as engine:
+def workload(folder: Path, layout: str) -> None:
+    with MemoryEngine(folder, embedder=HashEmbedder(384), settings=Settings(namespace_layout=layout)) as engine:
         engine.remember_many(
             {"content": f"orders ETL run {i} finished", "tags": ["etl"]} for i in range(1000)
         )
@@ -117,11 +117,15 @@ def workload(folder: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "out")
+    parser.add_argument(
+        "--layout", choices=["own", "shared"], default="own",
+        help="namespace layout (own: a collection per namespace, what Chroma Cloud offers cheaply)",
+    )  # fmt: skip
     args = parser.parse_args()
     recorder = Recorder()
     recorder.install()
     with tempfile.TemporaryDirectory(prefix="priomem-cloud-") as tmp:
-        workload(Path(tmp) / "store")
+        workload(Path(tmp) / "store", args.layout)
     rows = [
         {
             "limit": kind,
@@ -132,7 +136,7 @@ def main() -> int:
         }
         for (kind, where), count in sorted(recorder.over.items())
     ]
-    report = {"benchmark": "cloud-limits", "limits": LIMITS, "calls": dict(recorder.calls), "over": rows}
+    report = {"benchmark": "cloud-limits", "layout": args.layout, "limits": LIMITS, "calls": dict(recorder.calls), "over": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cloud-limits.json").write_text(json.dumps(report, indent=2))
     print(f"{sum(recorder.calls.values())} calls to Chroma checked; {len(rows)} kinds of call past a limit")

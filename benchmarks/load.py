@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from mcp import Client
@@ -141,7 +141,10 @@ Result = tuple[str, float, bool]
 class LeanClient:
     """A minimal MCP client over streamable HTTP: one session, ``tools/call`` requests."""
 
-    HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    HEADERS: ClassVar[dict[str, str]] = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -152,7 +155,11 @@ class LeanClient:
     async def __aenter__(self) -> LeanClient:
         reply = await self.post(
             "initialize",
-            {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "load", "version": "1"}},
+            {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "load", "version": "1"},
+            },
         )
         if "result" not in reply:
             raise RuntimeError(f"initialize failed: {reply}")
@@ -331,7 +338,10 @@ def main() -> int:
     parser.add_argument("--embedder", choices=["default", "hash"], default="default")
     parser.add_argument("--rounds", type=int, default=2, help="server and in-process runs, interleaved")
     parser.add_argument(
-        "--client", choices=["lean", "sdk"], default="lean", help="the load generator's MCP client (see above)"
+        "--client",
+        choices=["lean", "sdk"],
+        default="lean",
+        help="the load generator's MCP client (see above)",
     )
     parser.add_argument("--no-baseline", action="store_true", help="the server only")
     parser.add_argument(

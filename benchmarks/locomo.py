@@ -33,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import namespace_records
 from _locomo_data import CATEGORIES, Conversation, Question, load
 
 from priomem import MemoryEngine, Settings
@@ -139,15 +140,10 @@ class Baselines:
     """Plain cosine (exact, over the vectors priomem stored) and BM25, per conversation."""
 
     def __init__(self, client: Any, conversations: Sequence[Conversation]) -> None:
-        by_namespace = {}
-        for col in client.list_collections():
-            namespace = (col.metadata or {}).get("pm_namespace")
-            if namespace:
-                by_namespace[namespace] = col
         self.vectors: dict[str, tuple[list[str], np.ndarray]] = {}
         self.bm25: dict[str, BM25] = {}
         for conv in conversations:
-            got = by_namespace[conv.sample_id].get(include=["embeddings", "metadatas", "documents"])
+            got = namespace_records(client, conv.sample_id, ["embeddings", "metadatas", "documents"])
             dia = [str(m["m.dia_id"]) for m in got["metadatas"]]
             self.vectors[conv.sample_id] = (dia, np.asarray(got["embeddings"], dtype=np.float32))
             # priomem keeps a memory's text in its metadata (older stores: the document).

@@ -45,6 +45,11 @@ from _common import (
 
 from priomem import MemoryEngine, Settings
 
+#: These figures compare priomem with raw Chroma on a namespace's own collection, so every
+#: namespace here has one (the layout of large namespaces; many small ones:
+#: many_namespaces.py).
+LAYOUT = "own"
+
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"namespaces": 100, "per_ns": 1000, "bases": 2000, "queries": 200, "writes": 60},
     "quick": {"namespaces": 100, "per_ns": 100, "bases": 300, "queries": 60, "writes": 30},
@@ -67,7 +72,7 @@ def interleave(calls: dict[str, Any], count: int) -> dict[str, list[float]]:
 def isolation(
     model: Any, big: Path, small: Path, target: str, questions: list[str], k: int, hybrid: bool
 ) -> dict[str, Any]:
-    settings = Settings(hybrid=hybrid)
+    settings = Settings(hybrid=hybrid, namespace_layout=LAYOUT)
     with (
         MemoryEngine(path=big, embedder=TableEmbedder(model, {}), settings=settings) as a,
         MemoryEngine(path=small, embedder=TableEmbedder(model, {}), settings=settings) as b,
@@ -112,8 +117,12 @@ def write_isolation(
     texts = TextGen(seed).tagged([bases_text[i] for i in owner])
     table_ = dict(zip(texts, vectors, strict=True))
     with (
-        MemoryEngine(path=big, embedder=TableEmbedder(model, table_), settings=Settings()) as a,
-        MemoryEngine(path=small, embedder=TableEmbedder(model, table_), settings=Settings()) as b,
+        MemoryEngine(
+            path=big, embedder=TableEmbedder(model, table_), settings=Settings(namespace_layout=LAYOUT)
+        ) as a,
+        MemoryEngine(
+            path=small, embedder=TableEmbedder(model, table_), settings=Settings(namespace_layout=LAYOUT)
+        ) as b,
     ):
         for t in texts[:5]:
             a.remember(t, namespace=target)
@@ -255,14 +264,16 @@ def big_namespace(
     corpus = make_corpus(bases_text, bases, n, ["default"], seed + 7)
     progress(f"big namespace: loading {n:,} memories into one namespace ...")
     with MemoryEngine(
-        path=folder, embedder=TableEmbedder(model, corpus.table()), settings=Settings()
+        path=folder, embedder=TableEmbedder(model, corpus.table()), settings=Settings(namespace_layout=LAYOUT)
     ) as engine:
         rate = load(engine, corpus.items)
     progress(f"  remember_many (precomputed vectors): {rate:,.0f} memories/s")
     rows = []
     for hybrid in (True, False):
         with MemoryEngine(
-            path=folder, embedder=TableEmbedder(model, {}), settings=Settings(hybrid=hybrid)
+            path=folder,
+            embedder=TableEmbedder(model, {}),
+            settings=Settings(hybrid=hybrid, namespace_layout=LAYOUT),
         ) as engine:
             client = chroma_client(folder)
             try:
@@ -324,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     total = cfg["per_ns"] * len(namespaces)
     progress(f"loading {total:,} memories in {len(namespaces)} namespaces ...")
-    settings = Settings()
+    settings = Settings(namespace_layout=LAYOUT)
     with MemoryEngine(path=big, embedder=TableEmbedder(model, corpus.table()), settings=settings) as engine:
         rate = load(engine, corpus.items)
     progress(f"  remember_many (precomputed vectors): {rate:,.0f} memories/s; now the lone namespace")

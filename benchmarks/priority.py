@@ -38,6 +38,10 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import namespace_records
+
 from priomem import MemoryEngine, Priority, Settings, Weights
 
 KS = (1, 3, 5, 10)
@@ -245,8 +249,7 @@ def recall_keys(engine: MemoryEngine, namespace: str, k: int) -> Ranked:
 
 def cosine_keys(client: Any, engine: MemoryEngine, namespace: str, k: int) -> Ranked:
     """Plain cosine over every stored vector of the namespace (no priority, no window)."""
-    col = next(c for c in client.list_collections() if (c.metadata or {}).get("pm_namespace") == namespace)
-    got = col.get(include=["embeddings", "metadatas"])
+    got = namespace_records(client, namespace, ["embeddings", "metadatas"])
     keys = [str((m or {}).get("m.key", "")) for m in got["metadatas"]]
     matrix = np.asarray(got["embeddings"], dtype=np.float32)
 

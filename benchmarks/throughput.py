@@ -52,6 +52,11 @@ from _common import (
 
 from priomem import MemoryEngine, SentenceTransformerEmbedder, Settings
 
+#: These figures compare priomem with raw Chroma on a namespace's own collection, so every
+#: namespace here has one (the layout of large namespaces; many small ones:
+#: many_namespaces.py).
+LAYOUT = "own"
+
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
         "short": 256,
@@ -153,7 +158,9 @@ def bench_embed(model: Any, cfg: dict[str, Any], seed: int, tmp: Path) -> list[d
             eng: list[float] = []
             inside: list[float] = []
             with MemoryEngine(
-                path=folder, embedder=timed_embedder, settings=Settings(embed_batch_size=bs)
+                path=folder,
+                embedder=timed_embedder,
+                settings=Settings(embed_batch_size=bs, namespace_layout=LAYOUT),
             ) as engine:
                 engine.remember("warm up the store", namespace="warm")
                 for rep in range(cfg["reps"]):
@@ -207,7 +214,7 @@ def bench_single(model: Any, cfg: dict[str, Any], seed: int, folder_root: Path, 
     folder = new_folder(folder_root, "single-")
     ns = "bench"
     embed_s, query_s, remember_s, upsert_s, dedup_s = [], [], [], [], []
-    with MemoryEngine(path=folder, embedder=model, settings=Settings()) as engine:
+    with MemoryEngine(path=folder, embedder=model, settings=Settings(namespace_layout=LAYOUT)) as engine:
         engine.remember_many([{"content": t, "namespace": ns} for t in prefill])
         client = chroma_client(folder)
         try:
@@ -292,7 +299,7 @@ def bench_recall_once(
     engine_s: list[float] = []
     raw_s: list[float] = []
     pool_s: list[float] = []
-    settings = Settings(hybrid=hybrid)
+    settings = Settings(hybrid=hybrid, namespace_layout=LAYOUT)
     with MemoryEngine(path=path, embedder=TableEmbedder(model, {}), settings=settings) as engine:
         client = chroma_client(path)
         try:
@@ -360,7 +367,9 @@ def bench_recall(
             total = per_ns * len(namespaces)
             progress(f"recall: loading to {total:,} memories in {len(namespaces)} namespaces ...")
             with MemoryEngine(
-                path=folder, embedder=TableEmbedder(model, corpus.table()), settings=Settings()
+                path=folder,
+                embedder=TableEmbedder(model, corpus.table()),
+                settings=Settings(namespace_layout=LAYOUT),
             ) as engine:
                 rate = load(engine, corpus.items)
             progress(f"  remember_many (precomputed vectors): {rate:,.0f} memories/s")

@@ -12,12 +12,13 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from priomem import HashEmbedder, MemoryEngine, Settings
+from priomem._layout import shared_name
 from priomem._rebuild import COMPACT_KIND, REBUILD_DONE_KEY, REBUILD_KIND, REBUILD_OF_KEY, REBUILD_SUFFIX
 from priomem._store import META_COLLECTION, collection_name
 
 
-def _seed(store: Path) -> dict[str, str]:
-    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings()) as engine:
+def _seed(store: Path, layout: str = "shared") -> dict[str, str]:
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings(namespace_layout=layout)) as engine:
         memories = engine.remember_many(
             [{"content": f"note {i} on pipeline p{i % 5}", "namespace": "ops"} for i in range(60)]
         )
@@ -25,10 +26,9 @@ def _seed(store: Path) -> dict[str, str]:
         return {m.id: m.content for m in memories[10:]}
 
 
-def _interrupt(store: Path, step: str) -> None:
-    """Leave the store as a rebuild of namespace 'ops' killed just after ``step``."""
+def _interrupt(store: Path, step: str, name: str) -> None:
+    """Leave the store as a rebuild of collection ``name`` (holding 'ops') killed just after ``step``."""
     client = chromadb.PersistentClient(str(store), settings=ChromaSettings(anonymized_telemetry=False))
-    name = collection_name("ops")
     meta_col = client.get_collection(META_COLLECTION)
     meta_col.upsert(
         ids=[f"{REBUILD_KIND}:{name}", f"{COMPACT_KIND}:{name}"],
@@ -60,12 +60,16 @@ def _interrupt(store: Path, step: str) -> None:
         copy.modify(name=name, metadata={**meta, REBUILD_OF_KEY: name})
 
 
+@pytest.mark.parametrize("layout", ["shared", "own"])
 @pytest.mark.parametrize("step", ["copying", "whole", "dropped", "renamed"])
-def test_a_rebuild_killed_after_any_step_recovers_every_memory(tmp_path: Path, step: str) -> None:
+def test_a_rebuild_killed_after_any_step_recovers_every_memory(
+    tmp_path: Path, step: str, layout: str
+) -> None:
     store = tmp_path / "store"
-    live = _seed(store)
-    _interrupt(store, step)
-    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings()) as engine:
+    live = _seed(store, layout)
+    name = collection_name("ops") if layout == "own" else shared_name("ops")
+    _interrupt(store, step, name)
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings(namespace_layout=layout)) as engine:
         assert engine.namespaces() == ["ops"]
         assert {m.id: m.content for m in engine.list(namespace="ops", limit=1000)} == live
         hit = engine.recall("note 42 on pipeline p2", namespace="ops", k=1)[0]
@@ -73,8 +77,8 @@ def test_a_rebuild_killed_after_any_step_recovers_every_memory(tmp_path: Path, s
         engine.remember("still writable", namespace="ops")
     client = chromadb.PersistentClient(str(store), settings=ChromaSettings(anonymized_telemetry=False))
     names = sorted(c.name for c in client.list_collections())
-    assert names == sorted([META_COLLECTION, collection_name("ops")])
-    assert REBUILD_OF_KEY not in (client.get_collection(collection_name("ops")).metadata or {})
+    assert names == sorted([META_COLLECTION, name])
+    assert REBUILD_OF_KEY not in (client.get_collection(name).metadata or {})
     assert not client.get_collection(META_COLLECTION).get(where={"kind": REBUILD_KIND})["ids"]
 
 
@@ -179,7 +183,8 @@ def test_repair_never_replaces_a_namespace_it_could_not_read_back(
     from priomem import _rebuild, _store
 
     store = tmp_path / "store"
-    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings(compact_on_close=False)) as engine:
+    own = Settings(compact_on_close=False, namespace_layout="own")  # check repairs own collections
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=own) as engine:
         xs = [engine.remember(f"x memory {i}", namespace="x") for i in range(4)]
         engine.forget([xs[0].id], namespace="x")
         real = _rebuild.rebuild
@@ -197,5 +202,5 @@ def test_repair_never_replaces_a_namespace_it_could_not_read_back(
         monkeypatch.setattr(engine._store, "salvage", lambda ns: {})
         (found,) = engine.check(repair=True)
         assert found.status == "damaged" and "nothing could be read back" in (found.error or "")
-    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings()) as engine:
+    with MemoryEngine(store, embedder=HashEmbedder(), settings=Settings(namespace_layout="own")) as engine:
         assert len(engine.list(namespace="x")) == 3

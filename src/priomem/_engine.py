@@ -110,6 +110,8 @@ class MemoryEngine:
             "model_name": embedder.name,
             "dimension": embedder.dimension,
             "hnsw": hnsw,
+            "layout": settings.namespace_layout,
+            "own_collection_at": settings.own_collection_at,
         }
         if client is not None:
             self._store = ChromaStore(client, **common)  # type: ignore[arg-type]

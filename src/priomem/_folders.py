@@ -15,6 +15,7 @@ from priomem._lock import StoreLock
 from priomem._rebuild import PENDING_ID, mark_all, rebuild_marked, recover
 from priomem._store import (
     NAMESPACE_PREFIX,
+    SHARED_PREFIX,
     chroma_errors,
     collections_of,
     finish_compaction,
@@ -56,6 +57,7 @@ def purge_folder(path: Path, *, everything: bool = False) -> list[str]:
                 return []
             if everything:
                 mark_all(collections_of(client), NAMESPACE_PREFIX)
+                mark_all(collections_of(client), SHARED_PREFIX)
             rebuilt = rebuild_marked(collections_of(client), int(client.get_max_batch_size()))
         finish_compaction(path, lock)
         with _opened(path) as client, chroma_errors("clear the compaction mark"):

@@ -23,6 +23,7 @@ Layout of a record's metadata (all flat, as Chroma requires):
 | ``pm_tslot`` | its thread and creation hour, keyed by namespace: where ``_context`` finds the turns before it |
 | ``pm_prev`` / ``pm_prev2`` | ids of the turns of its thread just before it (conversational context, see ``_context``) |
 | ``pm_text`` | the content |
+| ``pm_ns`` / ``pm_id`` | in a shared collection (``_layout``): the namespace / an id too long to prefix |
 | ``m.<key>`` | the caller's metadata |
 
 The content is in ``pm_text`` (see ``priomem._store``: Chroma gets no document, so its
@@ -100,6 +101,9 @@ class Key:
     PREV = "pm_prev"
     PREV2 = "pm_prev2"
     TEXT = "pm_text"
+    #: in a shared collection: the record's namespace, and its id when too long for a prefix
+    NS = "pm_ns"
+    ID = "pm_id"
     # a namespace's collection
     NAMESPACE = "pm_namespace"
     MODEL = "pm_model"
@@ -109,6 +113,9 @@ class Key:
     THREADS = "pm_threads"
     REBUILD_OF = "pm_rebuild_of"
     REBUILD_WHOLE = "pm_rebuild_whole"
+    #: an own collection still being filled by a move (see ``_layout``); a shared one
+    FILLING = "pm_filling"
+    SHARED = "pm_shared"
 
 
 #: ``pm_expires`` of a memory that never expires (Chroma metadata cannot hold None).

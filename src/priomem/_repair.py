@@ -90,7 +90,12 @@ def check_namespace(
     error = store.probe(namespace)
     if error is None:
         return NamespaceCheck(namespace, "ok")
-    if not repair or not store.can_salvage:
+    if not repair or not store.can_salvage(namespace):
+        if repair and store.is_shared(namespace):
+            error += (
+                " (the namespace is in a shared collection, which check cannot rebuild: export what "
+                "can be read and import it into a new store)"
+            )
         return NamespaceCheck(namespace, "damaged", error=error)
     records = store.salvage(namespace)
     if not records:  # nothing read back: replacing the collection could only lose data

@@ -22,6 +22,8 @@ environment at import time.
 | ``PRIOMEM_COMPLIANCE_RESERVE`` | ``compliance_reserve`` | ``0.05`` |
 | ``PRIOMEM_LOG_LEVEL`` | ``log_level`` | ``WARNING`` |
 | ``PRIOMEM_EMBED_BACKEND`` | ``embed_backend`` | ``auto``: ONNX Runtime once its export is cached (made in the background on first start), torch until then; ``onnx``; ``torch`` |
+| ``PRIOMEM_NAMESPACE_LAYOUT`` | ``namespace_layout`` | ``shared``: small namespaces share collections, a large one gets its own; ``own``: one collection per namespace |
+| ``PRIOMEM_OWN_COLLECTION_AT`` | ``own_collection_at`` | ``2000`` memories (embedded stores this process owns) |
 | ``PRIOMEM_EMBEDDER`` | ``embedder`` | ``default`` (all-MiniLM-L6-v2); ``hash``: the fast, meaning-blind test embedder |
 """
 
@@ -105,9 +107,14 @@ class Settings:
     embed_backend: str = "auto"
     #: Compact an embedded store with deletions when it closes (see ``MemoryEngine.compact``).
     compact_on_close: bool = True
+    #: Where namespaces live (``priomem._layout``): "shared" (small ones share a few
+    #: collections; one past ``own_collection_at`` memories moves to its own) or "own"
+    #: (a collection per namespace: for a Chroma that offers that cheaply, such as Chroma Cloud).
+    namespace_layout: str = "shared"
+    own_collection_at: int = 2000
 
     def __post_init__(self) -> None:
-        for name in ("max_k", "max_list_limit", "max_content_chars", "embed_batch_size"):
+        for name in ("max_k", "max_list_limit", "max_content_chars", "embed_batch_size", "own_collection_at"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise InvalidInputError(f"settings.{name}: must be a positive integer, got {value!r}.")
@@ -120,6 +127,12 @@ class Settings:
                 f"settings.embed_backend: {self.embed_backend!r} is unknown; use 'auto', 'onnx' or 'torch' "
                 "(PRIOMEM_EMBED_BACKEND).",
                 field="embed_backend",
+            )
+        if self.namespace_layout not in {"shared", "own"}:
+            raise InvalidInputError(
+                f"settings.namespace_layout: {self.namespace_layout!r} is unknown; use 'shared' or 'own' "
+                "(PRIOMEM_NAMESPACE_LAYOUT).",
+                field="namespace_layout",
             )
         if self.path is not None and not isinstance(self.path, Path):
             object.__setattr__(self, "path", Path(self.path))
@@ -173,6 +186,8 @@ class Settings:
             values["embedder"] = raw.lower()
         if (raw := get("EMBED_BACKEND")) is not None:
             values["embed_backend"] = raw.strip().lower()
+        if (raw := get("NAMESPACE_LAYOUT")) is not None:
+            values["namespace_layout"] = raw.lower()
         if (raw := get("HYBRID")) is not None:
             values["hybrid"] = parse_bool(raw, "PRIOMEM_HYBRID")
         if (raw := get("COMPACT_ON_CLOSE")) is not None:
@@ -190,6 +205,7 @@ class Settings:
             ("MAX_CONTENT_CHARS", "max_content_chars"),
             ("MAX_MEMORIES", "max_memories"),
             ("MAX_MEMORIES_TOTAL", "max_memories_total"),
+            ("OWN_COLLECTION_AT", "own_collection_at"),
         ):
             if (raw := get(name)) is not None:
                 values[attr] = _parse_int(raw, "PRIOMEM_" + name)

@@ -1,14 +1,16 @@
 """The Chroma backend: the only module that imports ``chromadb``.
 
-Layout: one Chroma collection per priomem namespace (named ``pmns-<hash>``, with the
-namespace in the collection's metadata), so recall in one namespace never pays for the
-size of the others, and a whole namespace can be dropped at once. A small collection
-``priomem-meta`` records the embedding model and dimension of the store.
+Layout (:mod:`priomem._layout`): small namespaces share a few collections
+(``pmshared-NN``) and are searched exactly; a namespace past ``own_collection_at``
+memories has a collection of its own (``pmns-<hash>``, the namespace in its metadata), so
+its recall never pays for the size of the others. ``layout="own"`` gives every namespace
+its own collection from the start (for a Chroma that offers that cheaply). A small
+collection ``priomem-meta`` records the embedding model and dimension of the store, the
+state of each shared namespace and the store's own bookkeeping.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -24,7 +26,23 @@ import numpy as np
 from priomem import _compaction
 from priomem._errors import InvalidInputError, ModelMismatchError, StoreError, StoreUnavailableError
 from priomem._gate import Gate, shared
+from priomem._layout import (
+    NAMESPACE_KIND,
+    NAMESPACE_PREFIX,
+    SHARED_PREFIX,
+    Place,
+    collection_name,
+    demote,
+    entry_id,
+    exact_nearest,
+    promote,
+    shared_name,
+    undo_demote,
+    write_entry,
+)
+from priomem._layout import recover as recover_moves
 from priomem._lock import StoreLock
+from priomem._progress import Steps
 from priomem._rebuild import (
     COMPACT_KIND,
     PENDING_ID,
@@ -37,12 +55,22 @@ from priomem._rebuild import (
 )
 from priomem._records import Key
 
-__all__ = ["LAYOUT", "LAYOUT_KEY", "ChromaStore", "Row"]
+__all__ = [
+    "LAYOUT",
+    "LAYOUT_KEY",
+    "NAMESPACE_PREFIX",
+    "OWN_COLLECTION_AT",
+    "SHARED_PREFIX",
+    "ChromaStore",
+    "Row",
+]
 
 log = logging.getLogger("priomem")
 
 META_COLLECTION = "priomem-meta"
-NAMESPACE_PREFIX = "pmns-"
+#: A shared namespace with this many memories moves to a collection of its own (see
+#: ``_layout``; measured in benchmarks/many_namespaces.py).
+OWN_COLLECTION_AT = 2000
 STORE_SCHEMA = 1
 #: Record layout of a namespace's collection, in its metadata (absent: 1). 2: terms keyed
 #: by namespace, context links only between turns of a thread; 3: every record has
@@ -71,10 +99,6 @@ class Row:
     metadata: dict[str, Any]
     embedding: np.ndarray | None = None
     distance: float | None = None
-
-
-def collection_name(namespace: str) -> str:
-    return NAMESPACE_PREFIX + hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:40]
 
 
 def _translate(exc: Exception, action: str) -> StoreError:
@@ -122,7 +146,14 @@ class ChromaStore:
         owns_client: bool = False,
         location: str = "a Chroma client",
         path: Path | None = None,
+        layout: str = "shared",
+        own_collection_at: int = OWN_COLLECTION_AT,
     ) -> None:
+        if layout not in {"shared", "own"}:
+            raise InvalidInputError(
+                f"settings.namespace_layout: {layout!r} is unknown; use 'shared' or 'own'.",
+                field="namespace_layout",
+            )
         self._client = client
         self._model_name = model_name
         self._dimension = dimension
@@ -131,7 +162,14 @@ class ChromaStore:
         self._owns_client = owns_client
         self.location = location
         self._path = path
-        self._collections: dict[str, Any] = {}
+        self._layout = layout
+        self._own_at = own_collection_at
+        self._places: dict[str, Place] = {}
+        self._buckets: dict[str, Any] = {}
+        #: Estimated sizes of shared namespaces this process writes to (for promotion).
+        self._sizes: dict[str, int] = {}
+        #: The namespaces this process deleted records of, by shared collection.
+        self._deleted_from: dict[str, set[str]] = {}
         self._threads: set[str] = set()
         self._guard = threading.RLock()
         self._gate = Gate()
@@ -146,6 +184,7 @@ class ChromaStore:
             with chroma_errors(f"recover the store at {path}"):
                 recover(collections_of(client))
             self._pending = bool(self.meta_get([PENDING_ID]))
+            self._settle()
 
     # -- opening -------------------------------------------------------------------
     @classmethod
@@ -265,17 +304,17 @@ class ChromaStore:
             self._meta().delete(ids=list(record_ids))
 
     @shared
-    def note_deletion(self, namespace: str | None) -> None:
+    def note_deletion(self, collection: str | None) -> None:
         """Record, before Chroma deletes anything, that the store needs compacting.
 
-        ``namespace``: records are about to be deleted from it (its collection is due
-        for a rebuild); None: a whole collection is about to be dropped. The records live
+        ``collection``: records are about to be deleted from it (it is due for a
+        rebuild); None: a whole collection is about to be dropped. The records live
         in Chroma, so a store killed before it compacts still compacts later (a server's
         folder: with ``priomem purge`` once it is stopped).
         """
         ids = [] if self._pending else [PENDING_ID]
-        if namespace is not None and namespace not in self._marked:
-            ids.append(COMPACT_KIND + ":" + collection_name(namespace))
+        if collection is not None and collection not in self._marked:
+            ids.append(COMPACT_KIND + ":" + collection)
         if not ids:
             return
         with chroma_errors("write the store's settings"):
@@ -286,8 +325,8 @@ class ChromaStore:
                 metadatas=[{"kind": "pending" if i == PENDING_ID else COMPACT_KIND} for i in ids],
             )
         self._pending = True
-        if namespace is not None:
-            self._marked.add(namespace)
+        if collection is not None:
+            self._marked.add(collection)
 
     @property
     def compaction_pending(self) -> bool:
@@ -319,8 +358,15 @@ class ChromaStore:
                     recover(collections_of(self._client))
                 raise
             finally:
-                self._collections.clear()
+                self._forget_places()
                 self._marked.clear()
+            # A shared collection's rebuild: the namespaces deleted from in it (this process).
+            named: list[str] = []
+            for name in rebuilt:
+                named += (
+                    sorted(self._deleted_from.pop(name, set())) if name.startswith(SHARED_PREFIX) else [name]
+                )
+            rebuilt = list(dict.fromkeys(named))
             self._close_client()
             try:
                 finish_compaction(self._path, self._lock)
@@ -341,9 +387,16 @@ class ChromaStore:
         error: str | None = None
         for attempt in range(2):
             try:
-                col = self._client.get_collection(collection_name(namespace), embedding_function=None)
+                place = self._place(namespace, create=False)
+                if place is None:
+                    return None
+                col = self._client.get_collection(place.col.name, embedding_function=None)
             except (_chromadb().errors.NotFoundError, ValueError):
                 return None
+            except StoreError as exc:
+                error = str(exc)
+                continue
+            self._forget_place(namespace)
             try:
                 col.count()
                 col.get(limit=1, include=["documents", "metadatas"])
@@ -355,10 +408,10 @@ class ChromaStore:
                 time.sleep(0.2)
         return error
 
-    @property
-    def can_salvage(self) -> bool:
-        """Whether damaged namespaces can be repaired here (an embedded store this owns)."""
-        return self._compactable
+    def can_salvage(self, namespace: str) -> bool:
+        """Whether a damaged namespace can be repaired here: in an embedded store this owns,
+        a namespace with a collection of its own (a shared collection holds others too)."""
+        return self._compactable and self._get_collection(collection_name(namespace)) is not None
 
     def salvage(self, namespace: str) -> dict[str, Any]:
         """The records Chroma still holds of a namespace it cannot read (embedded stores)."""
@@ -390,7 +443,7 @@ class ChromaStore:
             for i in range(0, len(ids), step)
         ]  # fmt: skip
         with self._gate.exclusive(), self._guard:
-            self._collections.pop(namespace, None)
+            self._forget_place(namespace)
             try:
                 with chroma_errors(f"repair namespace {namespace!r}"):
                     rebuild(collections_of(self._client), collection_name(namespace), step, batches)
@@ -399,121 +452,204 @@ class ChromaStore:
                     recover(collections_of(self._client))
                 raise
             finally:
-                self._collections.pop(namespace, None)
+                self._forget_place(namespace)
 
-    # -- collections -----------------------------------------------------------------
-    def _collection(self, namespace: str, *, create: bool) -> Any | None:
-        cached = self._collections.get(namespace)
+    # -- where a namespace lives (see priomem._layout) -----------------------------------
+    def _get_collection(self, name: str) -> Any | None:
+        try:
+            return self._client.get_collection(name, embedding_function=None)
+        except (_chromadb().errors.NotFoundError, ValueError):
+            return None
+
+    def _own_metadata(self, namespace: str, state: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            Key.NAMESPACE: namespace,
+            Key.MODEL: self._model_name,
+            Key.DIM: self._dimension,
+            LAYOUT_KEY: LAYOUT,
+            **(state or {}),
+        }
+
+    def _configuration(self) -> dict[str, Any]:
+        return {"hnsw": {"space": "cosine", **self._hnsw}}
+
+    def _bucket(self, namespace: str) -> Any:
+        """The shared collection that holds ``namespace`` while it is small (created once)."""
+        name = shared_name(namespace)
+        col = self._buckets.get(name)
+        if col is None:
+            col = self._client.get_or_create_collection(
+                name,
+                metadata={Key.SHARED: True, Key.MODEL: self._model_name, Key.DIM: self._dimension},
+                configuration=self._configuration(),
+                embedding_function=None,
+            )
+            self._buckets[name] = col
+        return col
+
+    def _entry(self, namespace: str) -> dict[str, Any] | None:
+        """The state record of a namespace in a shared collection (None: it has none)."""
+        got = self._meta().get(ids=[entry_id(namespace)], include=["metadatas"])
+        return dict((got["metadatas"] or [{}])[0] or {}) if got["ids"] else None
+
+    def _place(self, namespace: str, *, create: bool) -> Place | None:
+        """Where ``namespace``'s records are (None: it has none and ``create`` is false).
+
+        Its own collection once one exists without the filling mark, else its shared
+        collection once it has a state record; a new namespace goes to a shared
+        collection (to its own with ``layout="own"``).
+        """
+        cached = self._places.get(namespace)
         if cached is not None:
             return cached
         with self._guard:
-            cached = self._collections.get(namespace)
+            cached = self._places.get(namespace)
             if cached is not None:
                 return cached
-            name = collection_name(namespace)
             with chroma_errors(f"open namespace {namespace!r}"):
-                if create:
-                    col = self._client.get_or_create_collection(
-                        name,
-                        metadata={
-                            Key.NAMESPACE: namespace,
-                            Key.MODEL: self._model_name,
-                            Key.DIM: self._dimension,
-                            LAYOUT_KEY: LAYOUT,
-                        },
-                        configuration={"hnsw": {"space": "cosine", **self._hnsw}},
+                own = self._get_collection(collection_name(namespace))
+                if own is not None and not (own.metadata or {}).get(Key.FILLING):
+                    place = Place(own, namespace, shared=False)
+                elif self._entry(namespace) is not None:
+                    place = Place(self._bucket(namespace), namespace, shared=True)
+                elif not create:
+                    return None
+                elif self._layout == "own":
+                    own = self._client.get_or_create_collection(
+                        collection_name(namespace),
+                        metadata=self._own_metadata(namespace),
+                        configuration=self._configuration(),
                         embedding_function=None,
                     )
+                    place = Place(own, namespace, shared=False)
                 else:
-                    try:
-                        col = self._client.get_collection(name, embedding_function=None)
-                    except (_chromadb().errors.NotFoundError, ValueError):
-                        return None
-            self._collections[namespace] = col
-            return col
+                    bucket = self._bucket(namespace)
+                    write_entry(self._meta(), namespace, {LAYOUT_KEY: LAYOUT})
+                    place = Place(bucket, namespace, shared=True)
+            self._places[namespace] = place
+            return place
+
+    def _forget_place(self, namespace: str) -> None:
+        with self._guard:
+            self._places.pop(namespace, None)
+            self._sizes.pop(namespace, None)
+
+    def _forget_places(self) -> None:
+        """Forget every collection object (a compaction or close replaces them)."""
+        with self._guard:
+            self._places.clear()
+            self._buckets.clear()
+
+    def is_shared(self, namespace: str) -> bool:
+        """Whether ``namespace`` lives in a shared collection now (False: its own, or none)."""
+        place = self._place(namespace, create=False)
+        return place is not None and place.shared
 
     @shared
     def layout(self, namespace: str) -> int | None:
-        """The record layout of a namespace's collection (None: it has no collection)."""
-        col = self._collection(namespace, create=False)
-        if col is None:
+        """The record layout of a namespace (None: it has no records anywhere)."""
+        place = self._place(namespace, create=False)
+        if place is None:
             return None
-        return int((col.metadata or {}).get(LAYOUT_KEY, 1))
+        if place.shared:
+            with chroma_errors(f"open namespace {namespace!r}"):
+                entry = self._entry(namespace) or {}
+            return int(entry.get(LAYOUT_KEY, LAYOUT))
+        return int((place.col.metadata or {}).get(LAYOUT_KEY, 1))
+
+    def _set_state(self, place: Place, changes: Mapping[str, Any]) -> None:
+        """Merge ``changes`` into a namespace's state (its collection's or its record's metadata)."""
+        ns = place.namespace
+        with chroma_errors(f"update namespace {ns!r}"):
+            if place.shared:
+                write_entry(self._meta(), ns, {**(self._entry(ns) or {}), **changes})
+                return
+            fresh = self._client.get_collection(place.col.name, embedding_function=None)
+            meta = dict(fresh.metadata or {})
+            if any(meta.get(k) != v for k, v in changes.items()):
+                fresh.modify(metadata={**meta, **changes})
+        self._forget_place(ns)
 
     @shared
     def set_layout(self, namespace: str, layout: int) -> None:
         """Record that a namespace's records now follow ``layout``."""
-        col = self._collection(namespace, create=False)
-        if col is None:
-            return
-        with chroma_errors(f"update namespace {namespace!r}"):
-            col.modify(metadata={**(col.metadata or {}), LAYOUT_KEY: layout})
-        with self._guard:
-            self._collections.pop(namespace, None)
+        place = self._place(namespace, create=False)
+        if place is not None:
+            self._set_state(place, {LAYOUT_KEY: layout})
 
     @shared
     def mark_threads(self, namespace: str) -> None:
-        """Record in the namespace's collection that it holds turns of a thread (once)."""
+        """Record that the namespace holds turns of a thread (once)."""
         if namespace in self._threads:
             return
-        col = self._collection(namespace, create=True)
-        assert col is not None
-        with chroma_errors(f"update namespace {namespace!r}"):
-            fresh = self._client.get_collection(col.name, embedding_function=None)
-            meta = dict(fresh.metadata or {})
-            if not meta.get(THREADS_KEY):
-                fresh.modify(metadata={**meta, THREADS_KEY: True})
+        place = self._place(namespace, create=True)
+        assert place is not None
+        self._set_state(place, {THREADS_KEY: True})
         with self._guard:
-            self._collections.pop(namespace, None)
             self._threads.add(namespace)
 
     @shared
     def has_threads(self, namespace: str) -> bool:
-        """Whether the namespace holds turns of a thread, as its collection says now."""
+        """Whether the namespace holds turns of a thread, as its state says now."""
         if namespace in self._threads:
             return True
+        place = self._place(namespace, create=False)
+        if place is None:
+            return False
         with chroma_errors(f"open namespace {namespace!r}"):
-            try:
-                col = self._client.get_collection(collection_name(namespace), embedding_function=None)
-            except (_chromadb().errors.NotFoundError, ValueError):
-                return False
-        if (col.metadata or {}).get(THREADS_KEY):
+            if place.shared:
+                state = self._entry(namespace) or {}
+            else:
+                fresh = self._get_collection(place.col.name)
+                state = (fresh.metadata or {}) if fresh is not None else {}
+        if state.get(THREADS_KEY):
             self._threads.add(namespace)
             return True
         return False
 
     @shared
     def namespaces(self) -> list[str]:
-        """Every namespace that has a collection, sorted."""
+        """Every namespace that has records (or had: an emptied one stays until dropped), sorted."""
         with chroma_errors("list namespaces"):
             collections = self._client.list_collections()
-        names = []
+            entries = self._meta().get(where={"kind": NAMESPACE_KIND}, include=["documents"])
+        names = {str(doc) for doc in entries["documents"] or [] if doc}
         for col in collections:
             meta = getattr(col, "metadata", None) or {}
             if (
                 col.name.startswith(NAMESPACE_PREFIX)
                 and not col.name.endswith(REBUILD_SUFFIX)
                 and Key.NAMESPACE in meta
+                and not meta.get(Key.FILLING)
             ):
-                names.append(str(meta[Key.NAMESPACE]))
+                names.add(str(meta[Key.NAMESPACE]))
         return sorted(names)
 
     @shared
     def drop(self, namespace: str) -> None:
-        """Delete a namespace's collection and everything in it."""
-        self.note_deletion(None)
+        """Delete a namespace and everything in it."""
+        place = self._place(namespace, create=False)
         with self._guard:
-            self._marked.discard(namespace)
-            self._collections.pop(namespace, None)
+            self._marked.discard(collection_name(namespace))
+            self._forget_place(namespace)
             self._threads.discard(namespace)
-            with (
-                chroma_errors(f"delete namespace {namespace!r}"),
-                suppress(_chromadb().errors.NotFoundError, ValueError),
-            ):
+        if place is None:
+            return
+        with chroma_errors(f"delete namespace {namespace!r}"):
+            if place.shared:
+                ids = place.col.get(where=place.where(None), include=[])["ids"]
+                if ids:
+                    self.note_deletion(place.col.name)
+                    self._deleted_from.setdefault(place.col.name, set()).add(namespace)
+                    for start in range(0, len(ids), self._max_batch):
+                        place.col.delete(ids=ids[start : start + self._max_batch])
+                self._meta().delete(ids=[entry_id(namespace)])
+                return
+            self.note_deletion(None)
+            with suppress(_chromadb().errors.NotFoundError, ValueError):
                 self._client.delete_collection(collection_name(namespace))
 
     # -- records -----------------------------------------------------------------------
-    @shared
     def upsert(
         self,
         namespace: str,
@@ -522,33 +658,171 @@ class ChromaStore:
         documents: Sequence[str],
         metadatas: Sequence[Mapping[str, Any]],
     ) -> None:
-        col = self._collection(namespace, create=True)
-        assert col is not None  # create=True always returns a collection
+        """Write records (replacing any with the same ids). A shared namespace that grows
+        past ``own_collection_at`` moves to a collection of its own (stores this process
+        owns: see :mod:`priomem._layout`)."""
+        if self._write(namespace, ids, embeddings, documents, metadatas):
+            self._promote(namespace)
+
+    @shared
+    def _write(
+        self,
+        namespace: str,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> bool:
+        place = self._place(namespace, create=True)
+        assert place is not None  # create=True always gives a place
         step = self._max_batch
         with chroma_errors(f"write to namespace {namespace!r}"):
             for start in range(0, len(ids), step):
                 end = start + step
-                col.upsert(
-                    ids=list(ids[start:end]),
+                chunk = list(ids[start:end])
+                place.col.upsert(
+                    ids=place.chroma_ids(chunk),
                     embeddings=embeddings[start:end],
                     metadatas=[
-                        {**m, TEXT_KEY: d}
-                        for m, d in zip(metadatas[start:end], documents[start:end], strict=True)
+                        place.stamp(rid, {**m, TEXT_KEY: d})
+                        for rid, m, d in zip(chunk, metadatas[start:end], documents[start:end], strict=True)
                     ],
                 )
+        if not place.shared or not self._compactable:
+            return False
+        # Counted when first written here, then estimated (an upsert may replace a
+        # record): recounted when the estimate passes the threshold.
+        with self._guard:
+            size = self._sizes.get(namespace)
+        if size is None:
+            size = self._count(place)
+        else:
+            size += len(ids)
+            if size >= self._own_at:
+                size = self._count(place)
+        with self._guard:
+            self._sizes[namespace] = size
+        return size >= self._own_at
+
+    def _promote(self, namespace: str) -> None:
+        """Move a shared namespace that grew past the threshold to its own collection."""
+        with self._gate.exclusive(), self._guard:
+            place = self._place(namespace, create=False)
+            if place is None or not place.shared or self._count(place) < self._own_at:
+                return
+            with chroma_errors(f"give namespace {namespace!r} a collection of its own"):
+                state = {
+                    k: v for k, v in (self._entry(namespace) or {}).items() if k in (LAYOUT_KEY, THREADS_KEY)
+                }
+                promote(
+                    collections_of(self._client),
+                    place,
+                    metadata=self._own_metadata(namespace, state),
+                    configuration=self._configuration(),
+                    before_delete=self.note_deletion,
+                    step=min(self._max_batch, 1000),
+                )
+            self._forget_place(namespace)
+
+    def _demote(self, namespace: str, own: Any) -> None:
+        """Move a namespace from its own collection into its shared one (see ``_layout``)."""
+        meta = own.metadata or {}
+        state = {k: meta[k] for k in (LAYOUT_KEY, THREADS_KEY) if k in meta}
+        state.setdefault(LAYOUT_KEY, 1)
+        place = Place(self._bucket(namespace), namespace, shared=True)
+        demote(
+            collections_of(self._client),
+            own,
+            place,
+            state=state,
+            convert=_without_documents,
+            before_delete=self.note_deletion,
+            step=min(self._max_batch, 1000),
+        )
+        self._forget_place(namespace)
+
+    def _settle(self) -> None:
+        """On opening a store this process owns: finish interrupted moves, then move each
+        namespace that has its own collection but fewer than half the threshold's
+        memories (a store written before shared collections) into a shared one."""
+        cols = collections_of(self._client)
+        with chroma_errors(f"recover the store at {self.location}"):
+            recover_moves(
+                cols,
+                lambda ns: Place(self._bucket(ns), ns, shared=True),
+                self._demote,
+                self.note_deletion,
+            )
+        if self._layout != "shared":
+            return
+        with chroma_errors(f"list the namespaces of {self.location}"):
+            small = []
+            for col in self._client.list_collections():
+                meta = getattr(col, "metadata", None) or {}
+                if (
+                    col.name.startswith(NAMESPACE_PREFIX)
+                    and not col.name.endswith(REBUILD_SUFFIX)
+                    and Key.NAMESPACE in meta
+                    and not meta.get(Key.FILLING)
+                ):
+                    small.append(str(meta[Key.NAMESPACE]))
+        moved = 0
+        steps = Steps(len(small), "moving small namespaces into shared collections", "namespaces")
+        for namespace in small:
+            # One namespace Chroma cannot read (or any failure) leaves it in its own
+            # collection, unchanged, and the store opens: 'priomem check' finds it.
+            try:
+                own = self._client.get_collection(collection_name(namespace), embedding_function=None)
+                if own.count() < self._own_at // 2:
+                    if not moved:
+                        log.warning(
+                            "moving small namespaces into shared collections (once; see the README's "
+                            "'Many namespaces')"
+                        )
+                    self._demote(namespace, own)
+                    moved += 1
+            except Exception as exc:
+                log.warning("namespace %r stays in its own collection: %s", namespace, exc)
+                with suppress(Exception):
+                    undo_demote(cols, Place(self._bucket(namespace), namespace, shared=True))
+            steps.update(1)
+        if moved:
+            steps.close()
 
     @shared
     def update_metadata(
         self, namespace: str, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]
     ) -> None:
         """Merge ``metadatas`` into existing records (missing ids are ignored by Chroma)."""
-        col = self._collection(namespace, create=False)
-        if col is None or not ids:
+        place = self._place(namespace, create=False)
+        if place is None or not ids:
             return
         with chroma_errors(f"update namespace {namespace!r}"):
             for start in range(0, len(ids), self._max_batch):
                 end = start + self._max_batch
-                col.update(ids=list(ids[start:end]), metadatas=[dict(m) for m in metadatas[start:end]])
+                place.col.update(
+                    ids=place.chroma_ids(list(ids[start:end])),
+                    metadatas=[dict(m) for m in metadatas[start:end]],
+                )
+
+    def _rows(self, place: Place, got: Mapping[str, Any], *, documents: bool, metadatas: bool) -> list[Row]:
+        docs = got.get("documents") or []
+        metas = got.get("metadatas") or []
+        embs = got.get("embeddings")
+        rows = []
+        for i, cid in enumerate(got["ids"]):
+            meta = dict(metas[i] or {}) if metas else {}
+            rid = place.record_id(cid, meta)
+            text = _text(meta, docs[i] if docs else None)
+            rows.append(
+                Row(
+                    id=rid,
+                    document=text if documents else "",
+                    metadata=meta if metadatas else {},
+                    embedding=np.asarray(embs[i], dtype=np.float32) if embs is not None else None,
+                )
+            )
+        return rows
 
     @shared
     def get(
@@ -563,47 +837,41 @@ class ChromaStore:
         metadatas: bool = True,
         embeddings: bool = False,
     ) -> list[Row]:
-        col = self._collection(namespace, create=False)
-        if col is None or (ids is not None and not ids):
+        place = self._place(namespace, create=False)
+        if place is None or (ids is not None and not ids):
             return []
+        # A shared record's id is read from its metadata when it was too long to prefix.
+        with_meta = metadatas or documents or place.shared
         include = [
             n
-            for n, on in (
-                ("documents", documents),
-                ("metadatas", metadatas or documents),  # the text is in the metadata
-                ("embeddings", embeddings),
-            )
+            for n, on in (("metadatas", with_meta), ("embeddings", embeddings))  # the text is in the metadata
             if on
-        ]
+        ] + (["documents"] if documents else [])
         with chroma_errors(f"read namespace {namespace!r}"):
-            got = col.get(
-                ids=list(dict.fromkeys(ids)) if ids is not None else None,
-                where=where or None,
+            got = place.col.get(
+                ids=place.chroma_ids(list(dict.fromkeys(ids))) if ids is not None else None,
+                where=place.where(where),
                 limit=limit,
                 offset=offset,
                 include=include,
             )
-        docs = got.get("documents") or []
-        metas = got.get("metadatas") or []
-        embs = got.get("embeddings")
-        rows = []
-        for i, rid in enumerate(got["ids"]):
-            meta = dict(metas[i] or {}) if metas else {}
-            text = _text(meta, docs[i] if docs else None)
-            rows.append(
-                Row(
-                    id=rid,
-                    document=text if documents else "",
-                    metadata=meta if metadatas else {},
-                    embedding=np.asarray(embs[i], dtype=np.float32)
-                    if embeddings and embs is not None
-                    else None,
-                )
-            )
-        return rows
+        if not embeddings:
+            got = {**got, "embeddings": None}
+        return self._rows(place, got, documents=documents, metadatas=metadatas)
 
     def ids(self, namespace: str, where: Where | None = None, limit: int | None = None) -> list[str]:
         return [r.id for r in self.get(namespace, where=where, limit=limit, documents=False, metadatas=False)]
+
+    def _exact(
+        self, place: Place, vector: np.ndarray, n: int, where: Where | None
+    ) -> list[tuple[str, float]] | None:
+        """The ``n`` nearest chroma ids of a shared namespace and their similarities, by
+        reading its vectors (None when more than ``own_collection_at`` match: too many to
+        read, Chroma's index searches then)."""
+        got = place.col.get(where=place.where(where), limit=self._own_at + 1, include=["embeddings"])
+        if len(got["ids"]) > self._own_at:
+            return None
+        return [(got["ids"][i], sim) for i, sim in exact_nearest(got["ids"], got["embeddings"], vector, n)]
 
     @shared
     def query(
@@ -616,30 +884,38 @@ class ChromaStore:
         embeddings: bool = False,
     ) -> list[Row]:
         """The ``n`` nearest records; ``distance`` is cosine distance (1 - similarity)."""
-        col = self._collection(namespace, create=False)
-        if col is None or n < 1:
+        place = self._place(namespace, create=False)
+        if place is None or n < 1:
             return []
         include = ["documents", "metadatas", "distances"] + (["embeddings"] if embeddings else [])
         with chroma_errors(f"search namespace {namespace!r}"):
-            got = col.query(query_embeddings=[vector], n_results=n, where=where or None, include=include)
-        ids = got["ids"][0]
-        docs = (got.get("documents") or [[]])[0]
-        metas = (got.get("metadatas") or [[]])[0]
-        dists = (got.get("distances") or [[]])[0]
-        embs = got.get("embeddings")
-        metas = [dict(m or {}) for m in metas]
-        return [
-            Row(
-                id=rid,
-                document=_text(metas[i], docs[i]),
-                metadata=metas[i],
-                distance=float(dists[i]),
-                embedding=np.asarray(embs[0][i], dtype=np.float32)
-                if embeddings and embs is not None
-                else None,
+            best = self._exact(place, vector, n, where) if place.shared else None
+            if best is not None:
+                if not best:
+                    return []
+                got = place.col.get(ids=[cid for cid, _ in best], include=include[:2] + include[3:])
+                sims = dict(best)
+                order = {cid: i for i, (cid, _) in enumerate(best)}
+                if not embeddings:
+                    got = {**got, "embeddings": None}
+                rows = self._rows(place, got, documents=True, metadatas=True)
+                paired = sorted(zip(got["ids"], rows, strict=True), key=lambda pair: order[pair[0]])
+                for cid, row in paired:
+                    row.distance = 1.0 - sims[cid]
+                return [row for _, row in paired]
+            got = place.col.query(
+                query_embeddings=[vector], n_results=n, where=place.where(where), include=include
             )
-            for i, rid in enumerate(ids)
-        ]
+        flat = {
+            "ids": got["ids"][0],
+            "documents": (got.get("documents") or [[]])[0],
+            "metadatas": (got.get("metadatas") or [[]])[0],
+            "embeddings": got["embeddings"][0] if embeddings and got.get("embeddings") is not None else None,
+        }
+        rows = self._rows(place, flat, documents=True, metadatas=True)
+        for row, dist in zip(rows, (got.get("distances") or [[]])[0], strict=True):
+            row.distance = float(dist)
+        return rows
 
     @shared
     def nearest(self, namespace: str, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
@@ -649,33 +925,63 @@ class ChromaStore:
         returns (about 0.15 ms a record with priomem's metadata), so recall reads those
         only for the candidates that can still make its top k.
         """
-        col = self._collection(namespace, create=False)
-        if col is None or n < 1:
+        place = self._place(namespace, create=False)
+        if place is None or n < 1:
             return []
         with chroma_errors(f"search namespace {namespace!r}"):
-            got = col.query(query_embeddings=[vector], n_results=n, include=["distances"])
-        return [
-            (rid, 1.0 - float(d))
-            for rid, d in zip(got["ids"][0], (got.get("distances") or [[]])[0], strict=True)
-        ]
+            best = self._exact(place, vector, n, None) if place.shared else None
+            if best is None:
+                got = place.col.query(
+                    query_embeddings=[vector], n_results=n, where=place.where(None), include=["distances"]
+                )
+                best = [
+                    (cid, 1.0 - float(d))
+                    for cid, d in zip(got["ids"][0], (got.get("distances") or [[]])[0], strict=True)
+                ]
+            return list(
+                zip(self._record_ids(place, [cid for cid, _ in best]), [s for _, s in best], strict=True)
+            )
+
+    def _record_ids(self, place: Place, chroma_ids: list[str]) -> list[str]:
+        """The priomem ids of records of ``place`` (a long one read from its metadata)."""
+        if not place.shared:
+            return chroma_ids
+        out = [cid[len(place.prefix) :] for cid in chroma_ids]
+        hashed = [cid for cid in chroma_ids if cid[len(place.prefix) :].startswith("#")]
+        if hashed:
+            got = place.col.get(ids=hashed, include=["metadatas"])
+            metas = got["metadatas"] or [{}] * len(got["ids"])
+            real = {cid: str((m or {}).get(Key.ID, cid)) for cid, m in zip(got["ids"], metas, strict=True)}
+            out = [real.get(cid, rid) for cid, rid in zip(chroma_ids, out, strict=True)]
+        return out
 
     @shared
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
-        col = self._collection(namespace, create=False)
-        if col is None or not ids:
+        place = self._place(namespace, create=False)
+        if place is None or not ids:
             return
-        self.note_deletion(namespace)
+        self.note_deletion(place.col.name)
+        if place.shared:
+            with self._guard:
+                self._deleted_from.setdefault(place.col.name, set()).add(namespace)
         with chroma_errors(f"delete from namespace {namespace!r}"):
             for start in range(0, len(ids), self._max_batch):
-                col.delete(ids=list(ids[start : start + self._max_batch]))
+                place.col.delete(ids=place.chroma_ids(list(ids[start : start + self._max_batch])))
+        with self._guard:
+            self._sizes.pop(namespace, None)
+
+    def _count(self, place: Place) -> int:
+        if not place.shared:
+            return int(place.col.count())
+        return len(place.col.get(where=place.where(None), include=[])["ids"])
 
     @shared
     def count(self, namespace: str) -> int:
-        col = self._collection(namespace, create=False)
-        if col is None:
+        place = self._place(namespace, create=False)
+        if place is None:
             return 0
         with chroma_errors(f"count namespace {namespace!r}"):
-            return int(col.count())
+            return self._count(place)
 
     def _close_client(self) -> None:
         close = getattr(self._client, "close", None)
@@ -692,7 +998,7 @@ class ChromaStore:
             self._close(compact)
 
     def _close(self, compact: bool) -> None:
-        self._collections.clear()
+        self._forget_places()
         try:
             if self._compactable and compact and self._pending:
                 try:

@@ -37,7 +37,7 @@ def _break(store: Path, namespace: str, dimension: int = 64) -> None:
 @pytest.mark.parametrize("size", [40, 1300])  # 1300: past Chroma's index sync, log partly purged
 def test_check_finds_and_repair_recovers_a_broken_namespace(tmp_path: Path, size: int) -> None:
     store = tmp_path / "store"
-    with MemoryEngine(store, embedder=EMBEDDER, settings=Settings()) as engine:
+    with MemoryEngine(store, embedder=EMBEDDER, settings=Settings(namespace_layout="own")) as engine:
         team = engine.remember_many(
             [
                 {"content": f"team note {i}: job j{i % 17} owned by o{i % 5}", "namespace": "team",
@@ -48,7 +48,7 @@ def test_check_finds_and_repair_recovers_a_broken_namespace(tmp_path: Path, size
         engine.forget([team[0].id], namespace="team")
         other = engine.remember("an unrelated note", namespace="other")
     _break(store, "team")
-    with MemoryEngine(store, embedder=EMBEDDER, settings=Settings()) as engine:
+    with MemoryEngine(store, embedder=EMBEDDER, settings=Settings(namespace_layout="own")) as engine:
         with pytest.raises(Exception):  # noqa: B017 - whatever Chroma raises, reads fail
             engine.list(namespace="team")
         found = {c.namespace: c for c in engine.check()}
@@ -75,7 +75,7 @@ def test_check_finds_and_repair_recovers_a_broken_namespace(tmp_path: Path, size
 
 def test_the_cli_reports_damage_and_repairs(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    with MemoryEngine(store, embedder=HashEmbedder(384), settings=Settings()) as engine:
+    with MemoryEngine(store, embedder=HashEmbedder(384), settings=Settings(namespace_layout="own")) as engine:
         engine.remember_many([{"content": f"note {i}", "namespace": "team"} for i in range(5)])
     _break(store, "team", 384)
     exe = [sys.executable, "-m", "priomem", "--path", str(store)]

@@ -1,0 +1,265 @@
+"""Shared collections for small namespaces, an own collection for a large one, and moves
+between the two that survive a kill at any instant (``priomem._layout``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import chromadb
+import numpy as np
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from priomem import HashEmbedder, Memory, MemoryEngine, Settings
+from priomem._layout import MOVE_KIND, SHARED_PREFIX, Place, collection_name, entry_id, move_id, shared_name
+from priomem._records import Key, encode
+from priomem._store import META_COLLECTION
+
+from ._chroma import ephemeral_client
+
+
+def _raw(store: Path) -> chromadb.ClientAPI:
+    return chromadb.PersistentClient(str(store), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def _names(store: Path) -> list[str]:
+    return sorted(c.name for c in _raw(store).list_collections())
+
+
+def _same_bucket(count: int) -> list[str]:
+    """``count`` namespace names that share one shared collection."""
+    first = "tenant-0"
+    out = [first]
+    i = 1
+    while len(out) < count:
+        if shared_name(f"tenant-{i}") == shared_name(first):
+            out.append(f"tenant-{i}")
+        i += 1
+    return out
+
+
+def _put(engine: MemoryEngine, memory: Memory) -> None:
+    """Store ``memory`` as it is (its id included), as an import would."""
+    document, meta = encode(memory)
+    vector = HashEmbedder(64).embed_documents([memory.content])
+    engine._store.upsert(memory.namespace, [memory.id], np.asarray(vector, np.float32), [document], [meta])
+
+
+def _content(engine: MemoryEngine, ns: str) -> dict[str, str]:
+    return {m.id: m.content for m in engine.list(namespace=ns, limit=1000)}
+
+
+def test_namespaces_in_one_shared_collection_stay_apart() -> None:
+    a, b = _same_bucket(2)
+    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
+        one = engine.remember("the billing export failed at 02:00", namespace=a, tags=["etl"])
+        engine.remember("the billing export failed at 02:00", namespace=b, tags=["etl"])
+        # The same id in two namespaces of one collection: two records.
+        _put(engine, replace(one, namespace=b, content="b's own record under a's id", tags=()))
+        assert engine.get(one.id, namespace=a).content == "the billing export failed at 02:00"
+        assert engine.get(one.id, namespace=b).content == "b's own record under a's id"
+        hits = engine.recall("billing export", namespace=a, k=10)
+        assert [h.memory.namespace for h in hits] == [a]
+        assert engine.stats(namespace=a)["count"] == 1
+        engine.forget(tags=["etl"], namespace=b)
+        assert len(_content(engine, a)) == 1
+        assert list(_content(engine, b).values()) == ["b's own record under a's id"]
+        engine.erase(namespace=b)
+        assert engine.namespaces() == [a]
+        assert len(_content(engine, a)) == 1
+
+
+def test_an_id_too_long_for_a_prefix_round_trips() -> None:
+    long_id = "x" * 128
+    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
+        made = engine.remember("a memory with the longest id", namespace="n")
+        engine.forget([made.id], namespace="n")
+        _put(engine, replace(made, id=long_id))
+        assert engine.get(long_id, namespace="n").content == "a memory with the longest id"
+        assert [h.memory.id for h in engine.recall("longest id", namespace="n", k=1)] == [long_id]
+        assert list(_content(engine, "n")) == [long_id]
+        engine.forget([long_id], namespace="n")
+        assert _content(engine, "n") == {}
+    place = Place(None, "n", shared=True)
+    assert len(place.chroma_id(long_id)) <= 128
+
+
+def test_a_growing_namespace_moves_to_its_own_collection(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    settings = Settings(own_collection_at=30)
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=settings) as engine:
+        engine.remember("a neighbour in the same shared collection", namespace="other")
+        first = engine.remember_many(
+            [{"content": f"deploy {i} of service s{i % 7}", "namespace": "big"} for i in range(20)]
+        )
+        before = [h.memory.id for h in engine.recall("deploy 7 of service s0", namespace="big", k=5)]
+        engine.remember_many(
+            [{"content": f"deploy {i} of service s{i % 7}", "namespace": "big"} for i in range(20, 40)]
+        )
+        assert collection_name("big") in [c.name for c in engine._store._client.list_collections()]
+        assert not engine._store.is_shared("big") and engine._store.is_shared("other")
+        assert len(_content(engine, "big")) == 40
+        assert [h.memory.id for h in engine.recall("deploy 7 of service s0", namespace="big", k=5)][
+            :1
+        ] == before[:1]
+        assert engine.get(first[0].id, namespace="big").content == "deploy 0 of service s0"
+        assert engine.namespaces() == ["big", "other"]
+    # Nothing of "big" is left in its shared collection, and the move left no records behind.
+    raw = _raw(store)
+    bucket = raw.get_collection(shared_name("big"))
+    assert not bucket.get(where={Key.NS: "big"}, include=[])["ids"]
+    meta = raw.get_collection(META_COLLECTION)
+    assert not meta.get(ids=[entry_id("big"), move_id("big")], include=[])["ids"]
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=settings) as engine:
+        assert len(_content(engine, "big")) == 40  # not moved back: 40 is over half the threshold
+
+
+def _old_store(store: Path, namespaces: int, per: int) -> dict[str, dict[str, str]]:
+    """A store as priomem wrote it before shared collections: one collection per namespace."""
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=Settings(namespace_layout="own")) as engine:
+        engine.remember("a turn", namespace="ns-0", thread="chat-1")
+        for n in range(namespaces):
+            engine.remember_many(
+                [
+                    {"content": f"fact {j} of tenant {n}", "tags": [f"t{j % 3}"], "namespace": f"ns-{n}"}
+                    for j in range(per)
+                ]
+            )
+        return {f"ns-{n}": _content(engine, f"ns-{n}") for n in range(namespaces)}
+
+
+def test_an_old_store_moves_its_small_namespaces_into_shared_collections(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    before = _old_store(store, 6, 5)
+    assert sum(n.startswith("pmns-") for n in _names(store)) == 6
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=Settings()) as engine:
+        assert engine.namespaces() == sorted(before)
+        assert {ns: _content(engine, ns) for ns in before} == before
+        assert engine._store.has_threads("ns-0")
+        hit = engine.recall("fact 3 of tenant 4", namespace="ns-4", k=1)[0]
+        assert hit.memory.content == "fact 3 of tenant 4"
+        assert sorted(m.content for m in engine.list(namespace="ns-2", tags=["t1"])) == [
+            "fact 1 of tenant 2",
+            "fact 4 of tenant 2",
+        ]
+    names = _names(store)
+    assert not [n for n in names if n.startswith("pmns-")]
+    assert [n for n in names if n.startswith(SHARED_PREFIX)]
+
+
+_MIGRATE = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from priomem import HashEmbedder, Memory, MemoryEngine, Settings
+    print("opening", flush=True)
+    MemoryEngine(Path(sys.argv[1]), embedder=HashEmbedder(64), settings=Settings()).close()
+    print("done", flush=True)
+    """
+)
+
+
+def test_the_move_to_shared_collections_survives_sigkill_and_resumes(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    before = _old_store(store, 30, 8)
+    delays = [0.3, 0.6, 0.9, 1.2, 1.6, 2.0]
+    kills = 0
+    for delay in delays:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _MIGRATE, str(store)], stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "opening"
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        with MemoryEngine(
+            store, embedder=HashEmbedder(64), settings=Settings(namespace_layout="own")
+        ) as engine:
+            # Opened between kills without moving anything: every memory is where the
+            # layout rule says, whatever instant the kill hit.
+            assert {ns: _content(engine, ns) for ns in before} == before
+    assert kills >= 1
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=Settings()) as engine:
+        assert {ns: _content(engine, ns) for ns in before} == before
+        assert engine.namespaces() == sorted(before)
+    assert not [n for n in _names(store) if n.startswith("pmns-")]
+    assert not _raw(store).get_collection(META_COLLECTION).get(where={"kind": MOVE_KIND}, include=[])["ids"]
+
+
+@pytest.mark.parametrize("step", ["announced", "filling", "filled", "cleared-half"])
+def test_a_promotion_killed_after_any_step_recovers(tmp_path: Path, step: str) -> None:
+    store = tmp_path / "s"
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=Settings()) as engine:
+        live = {
+            m.id: m.content
+            for m in engine.remember_many([{"content": f"row {i}", "namespace": "p"} for i in range(12)])
+        }
+    raw = _raw(store)
+    meta = raw.get_collection(META_COLLECTION)
+    meta.upsert(
+        ids=[move_id("p")], embeddings=[[1.0]], documents=["p"], metadatas=[{"kind": MOVE_KIND, "to": "own"}]
+    )
+    bucket = raw.get_collection(shared_name("p"))
+    got = bucket.get(where={Key.NS: "p"}, include=["embeddings", "metadatas"])
+    if step != "announced":
+        own = raw.create_collection(
+            collection_name("p"),
+            metadata={
+                Key.NAMESPACE: "p",
+                Key.MODEL: "hash-64",
+                Key.DIM: 64,
+                Key.LAYOUT: 3,
+                Key.FILLING: True,
+            },
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+        place = Place(bucket, "p", shared=True)
+        metas = [dict(m) for m in got["metadatas"]]
+        ids = [place.record_id(cid, m) for cid, m in zip(got["ids"], metas, strict=True)]
+        half = len(ids) if step != "filling" else len(ids) // 2
+        own.upsert(ids=ids[:half], embeddings=np.asarray(got["embeddings"][:half]), metadatas=metas[:half])
+        if step in ("filled", "cleared-half"):
+            own.modify(
+                metadata={
+                    Key.NAMESPACE: "p",
+                    Key.MODEL: "hash-64",
+                    Key.DIM: 64,
+                    Key.LAYOUT: 3,
+                    Key.FILLING: False,
+                }
+            )
+        if step == "cleared-half":
+            bucket.delete(ids=got["ids"][:6])
+    del raw
+    # A threshold the 12 memories pass half of, so a finished promotion stays.
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=Settings(own_collection_at=20)) as engine:
+        assert _content(engine, "p") == live
+        assert engine.namespaces() == ["p"]
+        assert engine.recall("row 5", namespace="p", k=1)[0].memory.content == "row 5"
+    raw = _raw(store)
+    assert not raw.get_collection(META_COLLECTION).get(ids=[move_id("p")], include=[])["ids"]
+    promoted = step in ("filled", "cleared-half")
+    assert (collection_name("p") in _names(store)) == promoted
+    left = raw.get_collection(shared_name("p")).get(where={Key.NS: "p"}, include=[])["ids"]
+    assert bool(left) == (not promoted)
+
+
+def test_own_layout_gives_each_namespace_its_collection(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=Settings(namespace_layout="own")) as engine:
+        engine.remember("a", namespace="one")
+        engine.remember("b", namespace="two")
+    names = _names(store)
+    assert collection_name("one") in names and collection_name("two") in names
+    assert not [n for n in names if n.startswith(SHARED_PREFIX)]
