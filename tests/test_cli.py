@@ -284,7 +284,7 @@ def test_long_operations_say_what_they_do(cli) -> None:  # type: ignore[no-untyp
     assert "priomem: consolidate: grouping 6 memories of 'default'" in err
     assert "priomem: consolidate: " in err and "groups, done" in err and "\r" not in err
     assert (
-        "priomem: compacting: rebuilding namespace 1 of 1 (default)" in err
+        "priomem: compacting: rebuilding 1 of 1 (shared collection pmshared-" in err and ": default)" in err
     )  # the deletions made real on close
     assert err.count("consolidate: grouping") == 1  # handlers do not pile up run after run
     for i in range(3):

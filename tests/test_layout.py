@@ -3,6 +3,7 @@ between the two that survive a kill at any instant (``priomem._layout``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,8 +19,9 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from priomem import HashEmbedder, Memory, MemoryEngine, Settings
+from priomem._audit import MAX_DOCUMENT
 from priomem._layout import MOVE_KIND, SHARED_PREFIX, Place, collection_name, entry_id, move_id, shared_name
-from priomem._records import Key, encode
+from priomem._records import MAX_PREDICATES, Key, encode, predicates, split_where
 from priomem._store import META_COLLECTION
 
 from ._chroma import ephemeral_client
@@ -263,3 +265,48 @@ def test_own_layout_gives_each_namespace_its_collection(tmp_path: Path) -> None:
     names = _names(store)
     assert collection_name("one") in names and collection_name("two") in names
     assert not [n for n in names if n.startswith(SHARED_PREFIX)]
+
+
+# -- Chroma Cloud's limits (issue 17) ---------------------------------------------------
+
+
+def test_a_wide_where_clause_is_cut_into_parts_of_at_most_eight_conditions() -> None:
+    tags = [{"pm_tags": {"$contains": f"t{i}"}} for i in range(12)]
+    where = {"$and": [{"pm_ns": "a"}, {"pm_priority": {"$gte": 2}}, {"$or": tags}]}
+    parts = split_where(where)
+    assert len(parts) == 2 and all(predicates(p) <= MAX_PREDICATES for p in parts)
+    # Together the parts hold every option once, each beside the other conditions.
+    options = [o for p in parts for o in p["$and"][2]["$or"]]  # type: ignore[index]
+    assert options == tags
+    assert all(p["$and"][:2] == where["$and"][:2] for p in parts)  # type: ignore[index]
+    assert split_where({"pm_ns": "a"}) == [{"pm_ns": "a"}]
+    assert split_where(None) == [None]
+
+
+@pytest.mark.parametrize("layout", ["shared", "own"])
+def test_filters_past_eight_conditions_select_what_they_say(layout: str) -> None:
+    settings = Settings(namespace_layout=layout)
+    wanted = [f"t{i}" for i in range(12)]
+    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=settings) as engine:
+        for i in range(14):  # notes 10-13 lack the last tag
+            tags = wanted if i < 10 else wanted[:-1]
+            engine.remember(f"note {i} about the ledger", tags=tags, priority="low" if i % 2 else "high")
+        engine.remember_many([{"content": f"filler {j}"} for j in range(60)])
+        listed = {m.content for m in engine.list(tags=wanted, limit=100)}
+        assert listed == {f"note {i} about the ledger" for i in range(10)}
+        assert len(engine.list(tags=wanted, limit=3)) == 3
+        hits = engine.recall("ledger", tags=wanted, min_priority="high", since="7d", k=20)
+        assert {h.memory.content for h in hits} == {f"note {i} about the ledger" for i in range(0, 10, 2)}
+        assert engine.forget(tags=wanted) == 10
+        assert len(engine.list(tags=wanted[:-1])) == 4
+
+
+def test_an_audit_record_stays_within_a_chroma_cloud_document() -> None:
+    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
+        engine.remember_many([{"content": f"row {i}", "tags": ["bulk"]} for i in range(1200)])
+        assert engine.forget(tags=["bulk"]) == 1200
+        (record,) = [r for r in engine.audit_log() if r.count == 1200]
+        assert 400 < len(record.ids) < 1200  # as many ids as fit; the count says how many in all
+        stored = engine._store.meta_get([record.id])[record.id]
+        assert len(stored.document.encode()) <= MAX_DOCUMENT
+        assert json.loads(stored.document)["ids_truncated"] is True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,9 @@ __all__ = ["AuditRecord", "append", "read", "subject_digest"]
 
 KIND = "audit"
 MAX_IDS = 1000
+#: Largest audit record, in bytes (Chroma Cloud's limit on a document): at most about 500
+#: ULIDs are listed; ``count`` always has the total.
+MAX_DOCUMENT = 16384
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +71,27 @@ def append(
         ids=tuple(ids[:MAX_IDS]),
     )
     body = record.to_dict()
-    body["ids_truncated"] = len(ids) > MAX_IDS
+    body["ids"] = _fitting(body, list(record.ids))
+    body["ids_truncated"] = len(body["ids"]) < len(ids)
+    record = replace(record, ids=tuple(body["ids"]))
     store.meta_put(
         record.id,
         json.dumps(body, sort_keys=True),
         {"kind": KIND, "action": action, "namespace": namespace, "at": now.timestamp()},
     )
     return record
+
+
+def _fitting(body: Mapping[str, Any], ids: list[str]) -> list[str]:
+    """The first ``ids`` that keep the record's JSON within :data:`MAX_DOCUMENT` bytes."""
+    room = MAX_DOCUMENT - len(json.dumps({**body, "ids": [], "ids_truncated": True}, sort_keys=True).encode())
+    kept = []
+    for record_id in ids:
+        room -= len(json.dumps(record_id).encode()) + 2  # the id, a comma and a space
+        if room < 0:
+            break
+        kept.append(record_id)
+    return kept
 
 
 def read(

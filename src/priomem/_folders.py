@@ -12,7 +12,7 @@ from typing import Any
 from priomem import _compaction
 from priomem._errors import StoreError
 from priomem._lock import StoreLock
-from priomem._rebuild import PENDING_ID, mark_all, rebuild_marked, recover
+from priomem._rebuild import PENDING_ID, WRITE_BATCH, mark_all, rebuild_marked, recover
 from priomem._store import (
     NAMESPACE_PREFIX,
     SHARED_PREFIX,
@@ -58,7 +58,9 @@ def purge_folder(path: Path, *, everything: bool = False) -> list[str]:
             if everything:
                 mark_all(collections_of(client), NAMESPACE_PREFIX)
                 mark_all(collections_of(client), SHARED_PREFIX)
-            rebuilt = rebuild_marked(collections_of(client), int(client.get_max_batch_size()))
+            rebuilt = rebuild_marked(
+                collections_of(client), min(int(client.get_max_batch_size()), WRITE_BATCH)
+            )
         finish_compaction(path, lock)
         with _opened(path) as client, chroma_errors("clear the compaction mark"):
             meta = collections_of(client).meta()

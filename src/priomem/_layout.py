@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from priomem._progress import progress_log
-from priomem._rebuild import Batch, Collections
+from priomem._rebuild import WRITE_BATCH, Batch, Collections
 from priomem._records import Key, all_of, equals
 
 __all__ = [
@@ -73,7 +73,7 @@ MOVE_KIND = "move"
 #: Chroma Cloud's limit on an id, in bytes; priomem ids are at most 128 ASCII characters.
 MAX_CHROMA_ID = 128
 #: Records copied per step of a move.
-PAGE = 1000
+PAGE = WRITE_BATCH
 
 
 def _digest(namespace: str) -> str:

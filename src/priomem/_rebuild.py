@@ -21,7 +21,7 @@ from priomem._records import Key
 
 log = logging.getLogger("priomem")
 
-__all__ = ["Batch", "Collections", "mark_all", "rebuild", "rebuild_marked", "recover", "strip"]
+__all__ = ["WRITE_BATCH", "Batch", "Collections", "mark_all", "rebuild", "rebuild_marked", "recover", "strip"]
 
 #: Store-level records of compaction (see ``_compaction``): deletions happened that it has
 #: not made real on disk yet (``PENDING_ID``); records were deleted from a collection
@@ -35,6 +35,9 @@ REBUILD_KIND = "rebuild"
 REBUILD_OF_KEY = Key.REBUILD_OF
 REBUILD_DONE_KEY = Key.REBUILD_WHOLE
 REBUILD_SUFFIX = "-rebuild"
+#: Most records priomem writes or deletes in one call: Chroma Cloud's limit (embedded
+#: Chroma takes about 5,000; the cost of a call is in its records, not in the call).
+WRITE_BATCH = 300
 
 
 #: ids, embeddings, documents (None where the text is in the metadata), metadatas.
@@ -155,7 +158,7 @@ def recover(cols: Collections) -> None:
         meta_col.delete(ids=[record_id])
 
 
-def _merge(source: Any, target: Any, step: int = 1000) -> None:
+def _merge(source: Any, target: Any, step: int = WRITE_BATCH) -> None:
     """Copy into ``target`` the records of ``source`` it does not hold (``target``'s win)."""
     for ids, embeddings, documents, metadatas in _live_batches(source, step):
         present = set(target.get(ids=ids, include=[])["ids"])
@@ -169,8 +172,9 @@ def _merge(source: Any, target: Any, step: int = 1000) -> None:
             )
 
 
-def rebuild_marked(cols: Collections, step: int) -> list[str]:
-    """Rebuild every collection records were deleted from; their namespaces."""
+def rebuild_marked(cols: Collections, step: int, label: Callable[[str], str] | None = None) -> list[str]:
+    """Rebuild every collection records were deleted from; their namespaces (a shared
+    collection's name). ``label(name)``: how progress names a shared collection."""
     meta_col = cols.meta()
     if meta_col is None:
         return []
@@ -180,8 +184,12 @@ def rebuild_marked(cols: Collections, step: int) -> list[str]:
         name = record_id.split(":", 1)[1]
         # A namespace of 10,000 memories takes about 15 s: say what is going on.
         before = cols.get(name)
-        shown = ((before.metadata or {}) if before is not None else {}).get(Key.NAMESPACE, name)
-        progress_log.info("compacting: rebuilding namespace %d of %d (%s)", number, len(marked), shown)
+        meta = (before.metadata or {}) if before is not None else {}
+        if Key.NAMESPACE in meta:
+            shown = f"namespace {meta[Key.NAMESPACE]}"
+        else:
+            shown = label(name) if label is not None else f"shared collection {name}"
+        progress_log.info("compacting: rebuilding %d of %d (%s)", number, len(marked), shown)
         if rebuild(cols, name, step):
             col = cols.get(name)
             rebuilt.append(str(((col.metadata or {}) if col is not None else {}).get(Key.NAMESPACE, name)))
@@ -192,10 +200,13 @@ def mark_all(cols: Collections, prefix: str) -> None:
     names = [c.name for c in cols.client.list_collections() if c.name.startswith(prefix)]
     names = [n for n in names if not n.endswith(REBUILD_SUFFIX)]
     meta_col = cols.meta()
-    if names and meta_col is not None:
+    if meta_col is None:
+        return
+    for start in range(0, len(names), WRITE_BATCH):
+        part = names[start : start + WRITE_BATCH]
         meta_col.upsert(
-            ids=[COMPACT_KIND + ":" + n for n in names],
-            embeddings=[[1.0]] * len(names),
-            documents=[""] * len(names),
-            metadatas=[{"kind": COMPACT_KIND}] * len(names),
+            ids=[COMPACT_KIND + ":" + n for n in part],
+            embeddings=[[1.0]] * len(part),
+            documents=[""] * len(part),
+            metadatas=[{"kind": COMPACT_KIND}] * len(part),
         )

@@ -63,8 +63,12 @@ __all__ = [
     "is_live",
     "lifetime_start",
     "live_where",
+    "matches_where",
+    "narrow_where",
     "new_id",
     "one_of",
+    "predicates",
+    "split_where",
     "thread_slot",
 ]
 
@@ -310,6 +314,120 @@ def all_of(clauses: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     if not clauses:
         return None
     return dict(clauses[0]) if len(clauses) == 1 else {"$and": list(clauses)}
+
+
+#: Most conditions in one where clause: Chroma Cloud's limit.
+MAX_PREDICATES = 8
+
+
+def predicates(where: Mapping[str, Any] | None) -> int:
+    """How many conditions ``where`` holds (``$and``/``$or`` count their parts)."""
+    if not where:
+        return 0
+    return sum(
+        sum(predicates(part) for part in value) if key in ("$and", "$or") else 1
+        for key, value in where.items()
+    )
+
+
+def _joined(op: str, clauses: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return dict(clauses[0]) if len(clauses) == 1 else {op: list(clauses)}
+
+
+def split_where(where: dict[str, Any] | None, budget: int = MAX_PREDICATES) -> list[dict[str, Any] | None]:
+    """``where`` as clauses of at most ``budget`` conditions whose matches together are
+    its matches: its largest ``$or`` (alone, or in a top-level ``$and``) is cut into
+    parts. A clause that cannot be cut so is returned whole."""
+    if where is None or predicates(where) <= budget:
+        return [where]
+    if "$or" in where and len(where) == 1:
+        rest: list[dict[str, Any]] = []
+        options = list(where["$or"])
+    elif "$and" in where and len(where) == 1:
+        parts = list(where["$and"])
+        ors = [i for i, p in enumerate(parts) if "$or" in p and len(p) == 1]
+        if not ors:
+            return [where]
+        widest = max(ors, key=lambda i: len(parts[i]["$or"]))
+        options = list(parts[widest]["$or"])
+        rest = parts[:widest] + parts[widest + 1 :]
+    else:
+        return [where]
+    room = budget - sum(predicates(r) for r in rest)
+    if room < 1 or any(predicates(o) > room for o in options):
+        return [where]
+    chunks: list[list[dict[str, Any]]] = [[]]
+    for option in options:
+        if sum(predicates(o) for o in chunks[-1]) + predicates(option) > room:
+            chunks.append([])
+        chunks[-1].append(option)
+    return [_joined("$and", [*rest, _joined("$or", chunk)]) for chunk in chunks]
+
+
+def narrow_where(
+    where: dict[str, Any] | None, budget: int = MAX_PREDICATES
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """``where`` as a clause of at most ``budget`` conditions for Chroma, and the
+    conditions left over, to check on what it returns (:func:`matches_where`). Only a
+    top-level ``$and`` sheds conditions (ranges first: they cost most in Chroma, then
+    the last ones); anything else is sent whole (``split_where`` cuts an ``$or``)."""
+    if where is None or predicates(where) <= budget or not ("$and" in where and len(where) == 1):
+        return where, []
+    parts = list(where["$and"])
+    ranged = [p for p in parts if _is_range(p)]
+    order = [p for p in parts if not _is_range(p)] + ranged
+    kept: list[dict[str, Any]] = []
+    rest: list[dict[str, Any]] = []
+    used = 0
+    for part in order:
+        size = predicates(part)
+        if used + size <= budget and ("$or" not in part or used + size <= budget):
+            kept.append(part)
+            used += size
+        else:
+            rest.append(part)
+    if not kept:
+        return where, []
+    return _joined("$and", kept), rest
+
+
+def _is_range(clause: Mapping[str, Any]) -> bool:
+    return any(isinstance(v, dict) and set(v) & {"$gt", "$gte", "$lt", "$lte"} for v in clause.values())
+
+
+def matches_where(meta: Mapping[str, Any], clause: Mapping[str, Any]) -> bool:
+    """Whether a record's metadata satisfies ``clause`` (the operators priomem sends)."""
+    for key, test in clause.items():
+        if key in ("$and", "$or"):
+            results = (matches_where(meta, part) for part in test)
+            if not (all(results) if key == "$and" else any(results)):
+                return False
+            continue
+        value = meta.get(key)
+        if not isinstance(test, dict):
+            if value != test:
+                return False
+            continue
+        for op, want in test.items():
+            if op == "$contains":
+                ok = isinstance(value, list) and want in value
+            elif op == "$in":
+                ok = value in want
+            elif op == "$nin":
+                ok = value not in want
+            elif op == "$ne":
+                ok = value != want
+            elif op == "$eq":
+                ok = value == want
+            elif value is None:
+                ok = False
+            else:
+                ok = {"$gt": value > want, "$gte": value >= want, "$lt": value < want, "$lte": value <= want}[
+                    op
+                ]
+            if not ok:
+                return False
+    return True
 
 
 def dataset_where(name: str, *, side: str | None = None) -> dict[str, Any]:

@@ -47,13 +47,14 @@ from priomem._rebuild import (
     COMPACT_KIND,
     PENDING_ID,
     REBUILD_SUFFIX,
+    WRITE_BATCH,
     Batch,
     Collections,
     rebuild,
     rebuild_marked,
     recover,
 )
-from priomem._records import Key
+from priomem._records import Key, matches_where, narrow_where, split_where
 
 __all__ = [
     "LAYOUT",
@@ -177,7 +178,7 @@ class ChromaStore:
         #: Rebuilds and vacuums are safe only where no other process writes meanwhile.
         self._compactable = path is not None and owns_client and lock is not None
         with chroma_errors("read the store's model record"):
-            self._max_batch = int(client.get_max_batch_size())
+            self._max_batch = min(int(client.get_max_batch_size()), WRITE_BATCH)
         self._check_model()
         self._pending = False
         if self._compactable:
@@ -345,12 +346,19 @@ class ChromaStore:
             return []
         return self._compact_now(reopen=True)
 
+    def _label(self, name: str) -> str:
+        """A shared collection as compaction's progress names it: with the namespaces
+        this process deleted records of in it."""
+        deleted = sorted(self._deleted_from.get(name, set()))
+        shown = ", ".join(deleted[:3]) + (f" and {len(deleted) - 3} more" if len(deleted) > 3 else "")
+        return f"shared collection {name}" + (f": {shown}" if shown else "")
+
     def _compact_now(self, *, reopen: bool) -> list[str]:
         assert self._path is not None
         with self._gate.exclusive(), self._guard:
             try:
                 with chroma_errors("compact the store"):
-                    rebuilt = rebuild_marked(collections_of(self._client), self._max_batch)
+                    rebuilt = rebuild_marked(collections_of(self._client), self._max_batch, self._label)
             except BaseException:
                 # Leave nothing half-done for this process to trip on: a rebuild that
                 # failed part-way is finished or undone now, as on the next open.
@@ -848,7 +856,8 @@ class ChromaStore:
             if on
         ] + (["documents"] if documents else [])
         with chroma_errors(f"read namespace {namespace!r}"):
-            got = place.col.get(
+            got = _get(
+                place.col,
                 ids=place.chroma_ids(list(dict.fromkeys(ids))) if ids is not None else None,
                 where=place.where(where),
                 limit=limit,
@@ -868,7 +877,7 @@ class ChromaStore:
         """The ``n`` nearest chroma ids of a shared namespace and their similarities, by
         reading its vectors (None when more than ``own_collection_at`` match: too many to
         read, Chroma's index searches then)."""
-        got = place.col.get(where=place.where(where), limit=self._own_at + 1, include=["embeddings"])
+        got = _get(place.col, where=place.where(where), limit=self._own_at + 1, include=["embeddings"])
         if len(got["ids"]) > self._own_at:
             return None
         return [(got["ids"][i], sim) for i, sim in exact_nearest(got["ids"], got["embeddings"], vector, n)]
@@ -903,9 +912,7 @@ class ChromaStore:
                 for cid, row in paired:
                     row.distance = 1.0 - sims[cid]
                 return [row for _, row in paired]
-            got = place.col.query(
-                query_embeddings=[vector], n_results=n, where=place.where(where), include=include
-            )
+            got = _query(place.col, vector, n, place.where(where), include)
         flat = {
             "ids": got["ids"][0],
             "documents": (got.get("documents") or [[]])[0],
@@ -1015,6 +1022,54 @@ class ChromaStore:
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
+
+
+def _get(col: Any, *, where: Where | None, include: list[str], **kwargs: Any) -> dict[str, Any]:
+    """``col.get`` within Chroma Cloud's predicates a where clause: conditions past them
+    are checked here on what the rest match (``_records.narrow_where``), and a wide
+    ``$or`` is read in parts (``_records.split_where``); limit and offset then apply to
+    what passes."""
+    sent, rest = narrow_where(where)
+    parts = split_where(sent)
+    if len(parts) == 1 and not rest:
+        return dict(col.get(where=where, include=include, **kwargs))
+    limit = kwargs.pop("limit", None)
+    offset = kwargs.pop("offset", None) or 0
+    asked = include if not rest or "metadatas" in include else [*include, "metadatas"]
+    merged: dict[str, Any] = {"ids": [], **{k: [] for k in include}}
+    seen: set[str] = set()
+    for part in parts:
+        got = col.get(where=part, include=asked, limit=None if rest or offset else limit, **kwargs)
+        for i, cid in enumerate(got["ids"]):
+            if cid in seen or (rest and not all(matches_where(got["metadatas"][i] or {}, r) for r in rest)):
+                continue
+            seen.add(cid)
+            merged["ids"].append(cid)
+            for k in include:
+                merged[k].append(got[k][i])
+    end = None if limit is None else offset + limit
+    return {k: v[offset:end] for k, v in merged.items()}
+
+
+def _query(col: Any, vector: np.ndarray, n: int, where: Where | None, include: list[str]) -> dict[str, Any]:
+    """``col.query`` for one vector, a where clause kept within Chroma Cloud's predicates
+    as in :func:`_get`: the ``n`` nearest that pass (more are asked for when conditions
+    are checked here, since some will not pass)."""
+    sent, rest = narrow_where(where)
+    parts = split_where(sent)
+    if len(parts) == 1 and not rest:
+        return dict(col.query(query_embeddings=[vector], n_results=n, where=where, include=include))
+    keys = ["ids", *include]
+    asked = list(dict.fromkeys([*include, "distances", *(["metadatas"] if rest else [])]))
+    found: dict[str, tuple[float, dict[str, Any]]] = {}
+    for part in parts:
+        got = col.query(query_embeddings=[vector], n_results=n * 4 if rest else n, where=part, include=asked)
+        for i, cid in enumerate(got["ids"][0]):
+            if rest and not all(matches_where(got["metadatas"][0][i] or {}, r) for r in rest):
+                continue
+            found[cid] = (float(got["distances"][0][i]), {k: got[k][0][i] for k in keys})
+    best = sorted(found.values(), key=lambda pair: pair[0])[:n]
+    return {k: [[row[k] for _, row in best]] for k in keys}
 
 
 def _text(meta: dict[str, Any], document: str | None) -> str:
