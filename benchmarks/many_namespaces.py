@@ -269,7 +269,7 @@ def main() -> int:
         for r in rows
     ]  # fmt: skip
     title = f"Many namespaces ({args.layout} layout, {args.per} memories each; ratios against {BASELINE} namespaces)"
-    print(table(title, columns, body))
+    table(title, columns, body)
     name = "many-namespaces" + ("-smoke" if args.smoke else "")
     write_json(args.out, name, {"machine": machine(), "layout": args.layout, "per": args.per, "rows": rows})
     return 1 if any("error" in r for r in rows) else 0

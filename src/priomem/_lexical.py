@@ -258,7 +258,8 @@ def term_key(namespace: str) -> str:
     """The prefix that keys a namespace's stored terms (6 hex digits of its SHA-256).
 
     Two namespaces sharing a prefix only share look-up cost, never results: each
-    namespace's records live in its own collection.
+    namespace's records live in its own collection, or are selected by ``pm_ns`` in a
+    shared one (``priomem._layout``).
     """
     return hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:6] + ":"
 

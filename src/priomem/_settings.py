@@ -23,7 +23,7 @@ environment at import time.
 | ``PRIOMEM_LOG_LEVEL`` | ``log_level`` | ``WARNING`` |
 | ``PRIOMEM_EMBED_BACKEND`` | ``embed_backend`` | ``auto``: ONNX Runtime once its export is cached (made in the background on first start), torch until then; ``onnx``; ``torch`` |
 | ``PRIOMEM_NAMESPACE_LAYOUT`` | ``namespace_layout`` | ``shared``: small namespaces share collections, a large one gets its own; ``own``: one collection per namespace |
-| ``PRIOMEM_OWN_COLLECTION_AT`` | ``own_collection_at`` | ``2000`` memories (embedded stores this process owns) |
+| ``PRIOMEM_OWN_COLLECTION_AT`` | ``own_collection_at`` | ``1000`` memories (embedded stores this process owns) |
 | ``PRIOMEM_EMBEDDER`` | ``embedder`` | ``default`` (all-MiniLM-L6-v2); ``hash``: the fast, meaning-blind test embedder |
 """
 
@@ -111,7 +111,7 @@ class Settings:
     #: collections; one past ``own_collection_at`` memories moves to its own) or "own"
     #: (a collection per namespace: for a Chroma that offers that cheaply, such as Chroma Cloud).
     namespace_layout: str = "shared"
-    own_collection_at: int = 2000
+    own_collection_at: int = 1000
 
     def __post_init__(self) -> None:
         for name in ("max_k", "max_list_limit", "max_content_chars", "embed_batch_size", "own_collection_at"):
