@@ -192,7 +192,7 @@ def test_repair_never_replaces_a_namespace_it_could_not_read_back(
         def flaky(cols: Any, name: str, step: int, records: Any = None) -> bool:
             raise OSError("database or disk is full")
 
-        monkeypatch.setattr(_store, "rebuild_marked", lambda cols, step: [flaky(cols, "x", step)])
+        monkeypatch.setattr(_store, "rebuild_marked", lambda cols, step, label=None: [flaky(cols, "x", step)])
         with pytest.raises(Exception, match="disk is full"):
             engine.compact()
         monkeypatch.setattr(_rebuild, "rebuild", real)

@@ -310,3 +310,11 @@ def test_an_audit_record_stays_within_a_chroma_cloud_document() -> None:
         stored = engine._store.meta_get([record.id])[record.id]
         assert len(stored.document.encode()) <= MAX_DOCUMENT
         assert json.loads(stored.document)["ids_truncated"] is True
+
+
+def test_recall_in_a_shared_namespace_emptied_by_forget() -> None:
+    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
+        made = engine.remember("the only memory", namespace="solo")
+        engine.forget([made.id], namespace="solo")
+        assert engine.recall("the only memory", namespace="solo") == []
+        assert engine.recall("anything", namespace="solo", tags=["x"]) == []

@@ -177,6 +177,8 @@ class ChromaStore:
         self._cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
         self._cached_bytes = 0
         self._generation: dict[str, int] = {}
+        #: State records of shared namespaces (stores this process owns; see ``_entry``).
+        self._states: dict[str, dict[str, Any]] = {}
         #: The namespaces this process deleted records of, by shared collection.
         self._deleted_from: dict[str, set[str]] = {}
         self._threads: set[str] = set()
@@ -504,9 +506,21 @@ class ChromaStore:
         return col
 
     def _entry(self, namespace: str) -> dict[str, Any] | None:
-        """The state record of a namespace in a shared collection (None: it has none)."""
+        """The state record of a namespace in a shared collection (None: it has none).
+
+        Kept in memory in a store this process owns (only it writes the record)."""
+        cached = self._states.get(namespace)
+        if cached is not None:
+            return dict(cached)
         got = self._meta().get(ids=[entry_id(namespace)], include=["metadatas"])
-        return dict((got["metadatas"] or [{}])[0] or {}) if got["ids"] else None
+        entry = dict((got["metadatas"] or [{}])[0] or {}) if got["ids"] else None
+        if entry is not None and self._compactable:
+            self._states[namespace] = entry
+        return dict(entry) if entry is not None else None
+
+    def _write_entry(self, namespace: str, state: Mapping[str, Any]) -> None:
+        write_entry(self._meta(), namespace, state)
+        self._states.pop(namespace, None)
 
     def _place(self, namespace: str, *, create: bool) -> Place | None:
         """Where ``namespace``'s records are (None: it has none and ``create`` is false).
@@ -523,10 +537,13 @@ class ChromaStore:
             if cached is not None:
                 return cached
             with chroma_errors(f"open namespace {namespace!r}"):
-                own = self._get_collection(collection_name(namespace))
+                # In a store this process owns no move is left half-done once it is open
+                # (``_settle``), so a state record alone says the namespace is shared.
+                owned_shared = self._compactable and self._entry(namespace) is not None
+                own = None if owned_shared else self._get_collection(collection_name(namespace))
                 if own is not None and not (own.metadata or {}).get(Key.FILLING):
                     place = Place(own, namespace, shared=False)
-                elif self._entry(namespace) is not None:
+                elif owned_shared or self._entry(namespace) is not None:
                     place = Place(self._bucket(namespace), namespace, shared=True)
                 elif not create:
                     return None
@@ -540,7 +557,7 @@ class ChromaStore:
                     place = Place(own, namespace, shared=False)
                 else:
                     bucket = self._bucket(namespace)
-                    write_entry(self._meta(), namespace, {LAYOUT_KEY: LAYOUT})
+                    self._write_entry(namespace, {LAYOUT_KEY: LAYOUT})
                     place = Place(bucket, namespace, shared=True)
             self._places[namespace] = place
             return place
@@ -548,6 +565,7 @@ class ChromaStore:
     def _forget_place(self, namespace: str) -> None:
         with self._guard:
             self._places.pop(namespace, None)
+            self._states.pop(namespace, None)
             self._sizes.pop(namespace, None)
         self._stale(namespace)
 
@@ -581,7 +599,7 @@ class ChromaStore:
         ns = place.namespace
         with chroma_errors(f"update namespace {ns!r}"):
             if place.shared:
-                write_entry(self._meta(), ns, {**(self._entry(ns) or {}), **changes})
+                self._write_entry(ns, {**(self._entry(ns) or {}), **changes})
                 return
             fresh = self._client.get_collection(place.col.name, embedding_function=None)
             meta = dict(fresh.metadata or {})
@@ -663,6 +681,7 @@ class ChromaStore:
                     for start in range(0, len(ids), self._max_batch):
                         place.col.delete(ids=ids[start : start + self._max_batch])
                 self._meta().delete(ids=[entry_id(namespace)])
+                self._forget_place(namespace)
                 return
             self.note_deletion(None)
             with suppress(_chromadb().errors.NotFoundError, ValueError):
@@ -923,7 +942,7 @@ class ChromaStore:
             return None
         entry = (
             list(got["ids"]),
-            np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1),
+            np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), self._dimension),
         )
         if self._compactable:
             with self._guard:
