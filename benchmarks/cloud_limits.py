@@ -90,7 +90,9 @@ def predicates(where: Any) -> int:
 
 
 def workload(folder: Path, layout: str) -> None:
-    with MemoryEngine(folder, embedder=HashEmbedder(384), settings=Settings(namespace_layout=layout)) as engine:
+    with MemoryEngine(
+        folder, embedder=HashEmbedder(384), settings=Settings(namespace_layout=layout)
+    ) as engine:
         engine.remember_many(
             {"content": f"orders ETL run {i} finished", "tags": ["etl"]} for i in range(1000)
         )
@@ -136,7 +138,13 @@ def main() -> int:
         }
         for (kind, where), count in sorted(recorder.over.items())
     ]
-    report = {"benchmark": "cloud-limits", "layout": args.layout, "limits": LIMITS, "calls": dict(recorder.calls), "over": rows}
+    report = {
+        "benchmark": "cloud-limits",
+        "layout": args.layout,
+        "limits": LIMITS,
+        "calls": dict(recorder.calls),
+        "over": rows,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cloud-limits.json").write_text(json.dumps(report, indent=2))
     print(f"{sum(recorder.calls.values())} calls to Chroma checked; {len(rows)} kinds of call past a limit")

@@ -12,6 +12,12 @@ of one, then of the other; then one ``remember``. Ratios are size / baseline p50
     python benchmarks/many_namespaces.py --backends server --per 10 --sizes 100000
     python benchmarks/many_namespaces.py --layout own --sizes 100,1000   # one collection each
     python benchmarks/many_namespaces.py --smoke                          # seconds; what CI runs
+    python benchmarks/many_namespaces.py --threshold 20,250,1000         # shared vs own, by size
+
+``--threshold``: for each namespace size, one namespace of that many memories beside 200
+of 20, in a store of each layout (shared: the namespace in a shared collection, never
+moved; own: its own collection), recall in it interleaved between the two (one process,
+embedded): what ``own_collection_at`` is chosen on.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import TextGen, base_parser, machine, progress, table, write_json  # noqa: E402
+from _common import TextGen, base_parser, mode_of, progress, table, write_json  # noqa: E402
 
 from priomem import HashEmbedder, MemoryEngine, Settings  # noqa: E402
 
@@ -112,6 +118,49 @@ def measure_child(
             out[f"{side}_{op}_p50_ms"] = round(statistics.median(values) * 1000, 2)
             out[f"{side}_{op}_samples"] = len(values)
     return out
+
+
+def threshold(sizes: list[int], root: Path, queries: int) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes:
+        engines = {}
+        for layout in ("shared", "own"):
+            settings = Settings(namespace_layout=layout, own_collection_at=10**9, compact_on_close=False)
+            engine = MemoryEngine(
+                root / f"threshold-{layout}-{n}", embedder=HashEmbedder(384), settings=settings
+            )
+            for i in range(200):
+                engine.remember_many(
+                    [
+                        {"content": f"neighbour {i} fact {j} about db-{j}", "namespace": f"n{i}"}
+                        for j in range(20)
+                    ]
+                )
+            for s in range(0, n, 1000):
+                engine.remember_many(
+                    [{"content": f"target fact {j} on service s{j % 37} host web-{j % 91}", "namespace": "t"}
+                     for j in range(s, min(n, s + 1000))]
+                )  # fmt: skip
+            engines[layout] = engine
+        questions = [
+            f"what happened on service s{i % 37} host web-{i % 53} ({i})" for i in range(queries + 10)
+        ]
+        for engine in engines.values():
+            for q in questions[:10]:
+                engine.recall(q, namespace="t", k=5)
+        times: dict[str, list[float]] = {"shared": [], "own": []}
+        for i, q in enumerate(questions[10:]):
+            for layout in ("shared", "own") if i % 2 == 0 else ("own", "shared"):
+                t = time.perf_counter()
+                engines[layout].recall(q, namespace="t", k=5)
+                times[layout].append(time.perf_counter() - t)
+        for engine in engines.values():
+            engine.close()
+        shared_ms, own_ms = (statistics.median(times[k]) * 1000 for k in ("shared", "own"))
+        rows.append({"size": n, "shared_p50_ms": round(shared_ms, 2), "own_p50_ms": round(own_ms, 2),
+                     "ratio": round(shared_ms / own_ms, 2)})  # fmt: skip
+        progress(f"threshold {n}: {rows[-1]}")
+    return rows
 
 
 def _free_port() -> int:
@@ -252,7 +301,22 @@ def main() -> int:
     )
     parser.add_argument("--layout", choices=["shared", "own"], default="shared")
     parser.add_argument("--queries", type=int, default=200, help="recalls a side")
+    parser.add_argument(
+        "--threshold", default=None, help="namespace sizes: shared vs own collection (see above)"
+    )
     args = parser.parse_args()
+    if args.tmp is not None:
+        args.tmp.mkdir(parents=True, exist_ok=True)
+    if args.threshold:
+        with tempfile.TemporaryDirectory(prefix="priomem-threshold-", dir=args.tmp) as tmp:
+            found = threshold([int(x) for x in args.threshold.split(",")], Path(tmp), args.queries)
+        table(
+            "Recall in one namespace: a shared collection vs its own (ratio: shared / own p50)",
+            ["memories", "shared p50 ms", "own p50 ms", "ratio"],
+            [[r["size"], r["shared_p50_ms"], r["own_p50_ms"], r["ratio"]] for r in found],
+        )
+        write_json(args.out, "many_namespaces-threshold", {"rows": found})
+        return 0
     if args.smoke:
         args.sizes, args.per, args.queries, args.backends = "150", 3, 20, "embedded"
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -270,8 +334,8 @@ def main() -> int:
     ]  # fmt: skip
     title = f"Many namespaces ({args.layout} layout, {args.per} memories each; ratios against {BASELINE} namespaces)"
     table(title, columns, body)
-    name = "many-namespaces" + ("-smoke" if args.smoke else "")
-    write_json(args.out, name, {"machine": machine(), "layout": args.layout, "per": args.per, "rows": rows})
+    name = "many_namespaces" + ("-smoke" if args.smoke else "")
+    write_json(args.out, name, {"mode": mode_of(args), "layout": args.layout, "per": args.per, "rows": rows})
     return 1 if any("error" in r for r in rows) else 0
 
 

@@ -118,3 +118,11 @@ def test_cloud_limits_checks_every_call_priomem_makes(tmp_path: Path, layout: st
         ("value", "upsert pm_text"),
     }
     assert "calls to Chroma checked" in done.stdout
+
+
+def test_many_namespaces_smoke_measures_memory_fill_and_ratios(tmp_path: Path) -> None:
+    _, result = run_smoke("many_namespaces.py", tmp_path)
+    (row,) = result["rows"]  # type: ignore[misc]
+    assert row["namespaces"] == 150 and row["fill_s"] > 0 and row["client_peak_rss_mb"] > 0
+    assert row["recall_ratio"] > 0 and row["remember_ratio"] > 0
+    assert row["size_recall_samples"] == row["base_recall_samples"] == 20
