@@ -293,15 +293,10 @@ def demote(
     return moved
 
 
-def undo_demote(cols: Collections, place: Place) -> None:
+def undo_demote(cols: Collections, place: Place, before_delete: Callable[[str], None]) -> None:
     """Remove what an unfinished move to a shared collection copied (the own collection,
     which still exists, holds the namespace), and its records."""
-    ids = place.col.get(where=place.where(None), include=[])["ids"]
-    for start in range(0, len(ids), PAGE):
-        place.col.delete(ids=ids[start : start + PAGE])
-    meta = cols.meta()
-    assert meta is not None
-    meta.delete(ids=[entry_id(place.namespace), move_id(place.namespace)])
+    _clear_shared(cols, place, before_delete, PAGE)
 
 
 def recover(
@@ -340,5 +335,5 @@ def recover(
                 continue
             except Exception as exc:  # its own collection still holds it: undo the copy
                 log.warning("namespace %r stays in its own collection: %s", ns, exc)
-                undo_demote(cols, shared_place(ns))
+                undo_demote(cols, shared_place(ns), before_delete)
         meta.delete(ids=[record_id])

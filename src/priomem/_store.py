@@ -651,16 +651,7 @@ class ChromaStore:
             collections = self._client.list_collections()
             entries = self._meta().get(where={"kind": NAMESPACE_KIND}, include=["documents"])
         names = {str(doc) for doc in entries["documents"] or [] if doc}
-        for col in collections:
-            meta = getattr(col, "metadata", None) or {}
-            if (
-                col.name.startswith(NAMESPACE_PREFIX)
-                and not col.name.endswith(REBUILD_SUFFIX)
-                and Key.NAMESPACE in meta
-                and not meta.get(Key.FILLING)
-            ):
-                names.add(str(meta[Key.NAMESPACE]))
-        return sorted(names)
+        return sorted(names | set(_own_namespaces(collections)))
 
     @shared
     def drop(self, namespace: str) -> None:
@@ -796,16 +787,7 @@ class ChromaStore:
         if self._layout != "shared":
             return
         with chroma_errors(f"list the namespaces of {self.location}"):
-            small = []
-            for col in self._client.list_collections():
-                meta = getattr(col, "metadata", None) or {}
-                if (
-                    col.name.startswith(NAMESPACE_PREFIX)
-                    and not col.name.endswith(REBUILD_SUFFIX)
-                    and Key.NAMESPACE in meta
-                    and not meta.get(Key.FILLING)
-                ):
-                    small.append(str(meta[Key.NAMESPACE]))
+            small = _own_namespaces(self._client.list_collections())
         moved = 0
         steps = Steps(len(small), "moving small namespaces into shared collections", "namespaces")
         for namespace in small:
@@ -824,7 +806,9 @@ class ChromaStore:
             except Exception as exc:
                 log.warning("namespace %r stays in its own collection: %s", namespace, exc)
                 with suppress(Exception):
-                    undo_demote(cols, Place(self._bucket(namespace), namespace, shared=True))
+                    undo_demote(
+                        cols, Place(self._bucket(namespace), namespace, shared=True), self.note_deletion
+                    )
             steps.update(1)
         if moved:
             steps.close()
@@ -1103,6 +1087,21 @@ class ChromaStore:
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
+
+
+def _own_namespaces(collections: Sequence[Any]) -> list[str]:
+    """The namespaces that have a collection of their own (whole, not a rebuild's copy)."""
+    names = []
+    for col in collections:
+        meta = getattr(col, "metadata", None) or {}
+        if (
+            col.name.startswith(NAMESPACE_PREFIX)
+            and not col.name.endswith(REBUILD_SUFFIX)
+            and Key.NAMESPACE in meta
+            and not meta.get(Key.FILLING)
+        ):
+            names.append(str(meta[Key.NAMESPACE]))
+    return names
 
 
 def _get(col: Any, *, where: Where | None, include: list[str], **kwargs: Any) -> dict[str, Any]:
