@@ -217,7 +217,12 @@ def promote(
     ns = place.namespace
     _announce(cols, ns, "own")
     name = collection_name(ns)
-    if cols.get(name) is not None:
+    existing = cols.get(name)
+    if existing is not None and not (existing.metadata or {}).get(Key.FILLING):
+        # An earlier move got as far as the switch: the own collection holds the namespace.
+        _clear_shared(cols, place, before_delete, step)
+        return existing
+    if existing is not None:
         cols.client.delete_collection(name)
     own = cols.client.create_collection(
         name,
@@ -333,7 +338,11 @@ def recover(
             try:
                 finish_demote(ns, own)
                 continue
-            except Exception as exc:  # its own collection still holds it: undo the copy
-                log.warning("namespace %r stays in its own collection: %s", ns, exc)
-                undo_demote(cols, shared_place(ns), before_delete)
+            except Exception as exc:
+                log.warning("namespace %r: the move to a shared collection did not finish: %s", ns, exc)
+                if cols.get(collection_name(ns)) is not None:  # it still holds the namespace
+                    undo_demote(cols, shared_place(ns), before_delete)
+                else:  # dropped: the shared copies are the records; only the mark is left
+                    meta.delete(ids=[record_id])
+                continue
         meta.delete(ids=[record_id])

@@ -537,13 +537,10 @@ class ChromaStore:
             if cached is not None:
                 return cached
             with chroma_errors(f"open namespace {namespace!r}"):
-                # In a store this process owns no move is left half-done once it is open
-                # (``_settle``), so a state record alone says the namespace is shared.
-                owned_shared = self._compactable and self._entry(namespace) is not None
-                own = None if owned_shared else self._get_collection(collection_name(namespace))
+                own = self._get_collection(collection_name(namespace))
                 if own is not None and not (own.metadata or {}).get(Key.FILLING):
                     place = Place(own, namespace, shared=False)
-                elif owned_shared or self._entry(namespace) is not None:
+                elif self._entry(namespace) is not None:
                     place = Place(self._bucket(namespace), namespace, shared=True)
                 elif not create:
                     return None
@@ -741,6 +738,15 @@ class ChromaStore:
             place = self._place(namespace, create=False)
             if place is None or not place.shared or self._count(place) < self._own_at:
                 return
+            try:
+                self._promote_now(namespace, place)
+            except Exception as exc:  # the write is stored; the move is finished on next open
+                log.warning("namespace %r stays in its shared collection for now: %s", namespace, exc)
+            finally:
+                self._forget_place(namespace)
+
+    def _promote_now(self, namespace: str, place: Place) -> None:
+        if place.shared:
             with chroma_errors(f"give namespace {namespace!r} a collection of its own"):
                 state = {
                     k: v for k, v in (self._entry(namespace) or {}).items() if k in (LAYOUT_KEY, THREADS_KEY)
@@ -805,10 +811,13 @@ class ChromaStore:
                     moved += 1
             except Exception as exc:
                 log.warning("namespace %r stays in its own collection: %s", namespace, exc)
+                # Undone only while its own collection still holds it (else the shared
+                # copies are the records; the move record is finished on next open).
                 with suppress(Exception):
-                    undo_demote(
-                        cols, Place(self._bucket(namespace), namespace, shared=True), self.note_deletion
-                    )
+                    if self._get_collection(collection_name(namespace)) is not None:
+                        undo_demote(
+                            cols, Place(self._bucket(namespace), namespace, shared=True), self.note_deletion
+                        )
             steps.update(1)
         if moved:
             steps.close()
@@ -931,6 +940,9 @@ class ChromaStore:
         if self._compactable:
             with self._guard:
                 if self._generation.get(ns, 0) == generation:  # no write since the read began
+                    replaced = self._cache.pop(ns, None)
+                    if replaced is not None:
+                        self._cached_bytes -= replaced[1].nbytes
                     self._cache[ns] = entry
                     self._cached_bytes += entry[1].nbytes
                     while self._cached_bytes > VECTOR_CACHE_BYTES and self._cache:
@@ -1039,6 +1051,7 @@ class ChromaStore:
         with chroma_errors(f"delete from namespace {namespace!r}"):
             for start in range(0, len(ids), self._max_batch):
                 place.col.delete(ids=place.chroma_ids(list(ids[start : start + self._max_batch])))
+        self._stale(namespace)
         with self._guard:
             self._sizes.pop(namespace, None)
 
