@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from priomem import HashEmbedder, Memory, MemoryEngine, Settings
+from priomem import HashEmbedder, Memory, MemoryEngine, Settings, StoreLockedError
 from priomem._audit import MAX_DOCUMENT
 from priomem._layout import MOVE_KIND, SHARED_PREFIX, Place, collection_name, entry_id, move_id, shared_name
 from priomem._records import MAX_PREDICATES, Key, encode, predicates, split_where
@@ -156,6 +156,19 @@ def test_an_old_store_moves_its_small_namespaces_into_shared_collections(tmp_pat
     assert [n for n in names if n.startswith(SHARED_PREFIX)]
 
 
+def _open_when_free(store: Path, settings: Settings) -> MemoryEngine:
+    """Open ``store``, waiting out a ``chroma vacuum`` the killed process had started (its
+    compaction on close runs one, which holds the store's lock until it ends)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return MemoryEngine(store, embedder=HashEmbedder(64), settings=settings)
+        except StoreLockedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 _MIGRATE = textwrap.dedent(
     """
     import sys
@@ -184,14 +197,12 @@ def test_the_move_to_shared_collections_survives_sigkill_and_resumes(tmp_path: P
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
-        with MemoryEngine(
-            store, embedder=HashEmbedder(64), settings=Settings(namespace_layout="own")
-        ) as engine:
+        with _open_when_free(store, Settings(namespace_layout="own")) as engine:
             # Opened between kills without moving anything: every memory is where the
             # layout rule says, whatever instant the kill hit.
             assert {ns: _content(engine, ns) for ns in before} == before
     assert kills >= 1
-    with MemoryEngine(store, embedder=HashEmbedder(64), settings=Settings()) as engine:
+    with _open_when_free(store, Settings()) as engine:
         assert {ns: _content(engine, ns) for ns in before} == before
         assert engine.namespaces() == sorted(before)
     assert not [n for n in _names(store) if n.startswith("pmns-")]
