@@ -22,7 +22,7 @@ from priomem import HashEmbedder, Memory, MemoryEngine, Settings, StoreLockedErr
 from priomem._audit import MAX_DOCUMENT
 from priomem._layout import MOVE_KIND, SHARED_PREFIX, Place, collection_name, entry_id, move_id, shared_name
 from priomem._records import MAX_PREDICATES, Key, encode, predicates, split_where
-from priomem._store import META_COLLECTION
+from priomem._store import META_COLLECTION, _query
 
 from ._chroma import ephemeral_client
 
@@ -312,6 +312,20 @@ def test_filters_past_eight_conditions_select_what_they_say(layout: str) -> None
         assert len(engine.list(tags=wanted[:-1])) == 4
 
 
+def test_a_query_whose_conditions_are_checked_here_asks_again_until_enough_pass() -> None:
+    col = ephemeral_client().create_collection("wide-query", configuration={"hnsw": {"space": "cosine"}})
+    # Record i's vector turns away from the query as i grows; only records 50+ pass v >= 50.
+    angles = np.linspace(0.0, 1.5, 100)
+    col.add(
+        ids=[f"r{i}" for i in range(100)],
+        embeddings=np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32),
+        metadatas=[{**{f"k{j}": 1 for j in range(8)}, "v": i} for i in range(100)],
+    )
+    where = {"$and": [*({f"k{j}": 1} for j in range(8)), {"v": {"$gte": 50}}]}
+    got = _query(col, np.array([1.0, 0.0], np.float32), 5, where, ["metadatas"])
+    assert got["ids"] == [[f"r{i}" for i in range(50, 55)]]
+
+
 def test_an_audit_record_stays_within_a_chroma_cloud_document() -> None:
     with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
         engine.remember_many([{"content": f"row {i}", "tags": ["bulk"]} for i in range(1200)])
@@ -329,3 +343,23 @@ def test_recall_in_a_shared_namespace_emptied_by_forget() -> None:
         engine.forget([made.id], namespace="solo")
         assert engine.recall("the only memory", namespace="solo") == []
         assert engine.recall("anything", namespace="solo", tags=["x"]) == []
+
+
+def test_a_state_read_that_raced_a_drop_is_not_kept(tmp_path: Path) -> None:
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=Settings()) as engine:
+        engine.remember("a note", namespace="gone")
+        store = engine._store
+        store._forget_place("gone")  # nothing kept: the next use reads the state record
+        meta = store._meta()
+        read = meta.get
+
+        def get_then_drop(*args: object, **kwargs: object) -> object:
+            got = read(*args, **kwargs)
+            meta.get = read
+            store.drop("gone")  # after the read, before what it read is kept
+            return got
+
+        meta.get = get_then_drop
+        assert store._entry("gone") is not None  # the read saw the record
+        assert "gone" not in store._states
+        assert not store.is_shared("gone") and store.namespaces() == []

@@ -179,6 +179,9 @@ class ChromaStore:
         self._generation: dict[str, int] = {}
         #: State records of shared namespaces (stores this process owns; see ``_entry``).
         self._states: dict[str, dict[str, Any]] = {}
+        #: Counts drops and state writes, so that a state read that raced one is not kept.
+        self._state_changes = 0
+        self._meta_col: Any | None = None
         #: The namespaces this process deleted records of, by shared collection.
         self._deleted_from: dict[str, set[str]] = {}
         self._threads: set[str] = set()
@@ -271,8 +274,13 @@ class ChromaStore:
 
     # -- store-level records (quotas, retention, audit log) ---------------------------
     def _meta(self) -> Any:
-        with chroma_errors("open the store's settings"):
-            return self._client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+        """The store-level collection (opened once; forgotten with the collection objects)."""
+        col = self._meta_col
+        if col is None:
+            with chroma_errors("open the store's settings"):
+                col = self._client.get_or_create_collection(META_COLLECTION, embedding_function=None)
+            self._meta_col = col
+        return col
 
     @shared
     def meta_put(self, record_id: str, document: str, metadata: Mapping[str, Any]) -> None:
@@ -512,15 +520,20 @@ class ChromaStore:
         cached = self._states.get(namespace)
         if cached is not None:
             return dict(cached)
+        changes = self._state_changes
         got = self._meta().get(ids=[entry_id(namespace)], include=["metadatas"])
         entry = dict((got["metadatas"] or [{}])[0] or {}) if got["ids"] else None
         if entry is not None and self._compactable:
-            self._states[namespace] = entry
+            with self._guard:  # not kept if a drop or a state write ran meanwhile
+                if changes == self._state_changes:
+                    self._states[namespace] = entry
         return dict(entry) if entry is not None else None
 
     def _write_entry(self, namespace: str, state: Mapping[str, Any]) -> None:
         write_entry(self._meta(), namespace, state)
-        self._states.pop(namespace, None)
+        with self._guard:
+            self._state_changes += 1
+            self._states.pop(namespace, None)
 
     def _place(self, namespace: str, *, create: bool) -> Place | None:
         """Where ``namespace``'s records are (None: it has none and ``create`` is false).
@@ -561,6 +574,7 @@ class ChromaStore:
 
     def _forget_place(self, namespace: str) -> None:
         with self._guard:
+            self._state_changes += 1
             self._places.pop(namespace, None)
             self._states.pop(namespace, None)
             self._sizes.pop(namespace, None)
@@ -569,8 +583,11 @@ class ChromaStore:
     def _forget_places(self) -> None:
         """Forget every collection object (a compaction or close replaces them)."""
         with self._guard:
+            self._state_changes += 1
             self._places.clear()
             self._buckets.clear()
+            self._states.clear()
+            self._meta_col = None
             for namespace in list(self._cache):
                 self._stale(namespace)
 
@@ -1156,11 +1173,19 @@ def _query(col: Any, vector: np.ndarray, n: int, where: Where | None, include: l
     asked = list(dict.fromkeys([*include, "distances", *(["metadatas"] if rest else [])]))
     found: dict[str, tuple[float, dict[str, Any]]] = {}
     for part in parts:
-        got = col.query(query_embeddings=[vector], n_results=n * 4 if rest else n, where=part, include=asked)
-        for i, cid in enumerate(got["ids"][0]):
-            if rest and not all(matches_where(got["metadatas"][0][i] or {}, r) for r in rest):
-                continue
-            found[cid] = (float(got["distances"][0][i]), {k: got[k][0][i] for k in keys})
+        # Conditions checked here: ask for more until n pass or Chroma has no more.
+        wanted = n * 4 if rest else n
+        while True:
+            got = col.query(query_embeddings=[vector], n_results=wanted, where=part, include=asked)
+            passed = 0
+            for i, cid in enumerate(got["ids"][0]):
+                if rest and not all(matches_where(got["metadatas"][0][i] or {}, r) for r in rest):
+                    continue
+                passed += 1
+                found[cid] = (float(got["distances"][0][i]), {k: got[k][0][i] for k in keys})
+            if not rest or passed >= n or len(got["ids"][0]) < wanted:
+                break
+            wanted *= 4
     best = sorted(found.values(), key=lambda pair: pair[0])[:n]
     return {k: [[row[k] for _, row in best]] for k in keys}
 
