@@ -363,3 +363,92 @@ def test_a_state_read_that_raced_a_drop_is_not_kept(tmp_path: Path) -> None:
         assert store._entry("gone") is not None  # the read saw the record
         assert "gone" not in store._states
         assert not store.is_shared("gone") and store.namespaces() == []
+
+
+# -- many namespaces in one write --------------------------------------------------------
+
+
+def _many(count: int, per: int, start: int = 0) -> list[dict[str, object]]:
+    return [
+        {
+            "content": f"fact {j} of tenant {n}",
+            "namespace": f"ns-{n}",
+            "priority": "high" if j else "critical",
+        }
+        for n in range(start, start + count)
+        for j in range(per)
+    ]
+
+
+def test_one_write_across_many_namespaces_is_sent_in_few_calls(tmp_path: Path) -> None:
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=Settings()) as engine:
+        engine.remember("an older fact", namespace="ns-3")  # one namespace exists already
+        calls: list[int] = []
+        store = engine._store
+        for name in sorted({shared_name(f"ns-{n}") for n in range(40)}):
+            col = store._bucket(f"ns-{next(n for n in range(40) if shared_name(f'ns-{n}') == name)}")
+            send = col.upsert
+
+            def counted(*args: object, _send: object = send, **kwargs: object) -> object:
+                calls.append(len(kwargs["ids"]))  # type: ignore[arg-type]
+                return _send(*args, **kwargs)  # type: ignore[operator]
+
+            col.upsert = counted
+        made = engine.remember_many(_many(40, 3))
+        assert len(made) == 120 and [m.namespace for m in made] == [
+            f"ns-{n}" for n in range(40) for _ in range(3)
+        ]
+        assert len(calls) == len({shared_name(f"ns-{n}") for n in range(40)}) and sum(calls) == 120
+        again = engine.remember("fact 1 of tenant 3", namespace="ns-3")  # reinforced, not doubled
+        assert again.id == made[10].id and engine.stats(namespace="ns-3")["count"] == 4
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=Settings()) as engine:
+        assert engine.namespaces() == sorted(f"ns-{n}" for n in range(40))
+        for n in (0, 17, 39):
+            assert sorted(
+                m.content for m in engine.list(namespace=f"ns-{n}") if "older" not in m.content
+            ) == [f"fact {j} of tenant {n}" for j in range(3)]
+            assert engine.recall(f"fact 2 of tenant {n}", namespace=f"ns-{n}", k=1)[0].memory.content == (
+                f"fact 2 of tenant {n}"
+            )
+        # Again, with one more each: three reinforced, one new, in every namespace.
+        engine.remember_many(_many(40, 4))
+        assert [engine.stats(namespace=f"ns-{n}")["count"] for n in (0, 3, 39)] == [4, 5, 4]
+
+
+def test_a_write_across_namespaces_that_fails_stores_nothing_of_its_group(tmp_path: Path) -> None:
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=Settings()) as engine:
+        items = _many(10, 2)
+        real = engine._core.embed_documents
+
+        def fail_late(texts: list[str]) -> object:
+            if any("tenant 6" in t for t in texts):
+                raise RuntimeError("the model went away")
+            return real(texts)
+
+        engine._core.embed_documents = fail_late  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError, match="went away"):
+            engine.remember_many(items)
+        engine._core.embed_documents = real  # type: ignore[method-assign]
+        assert engine.namespaces() == [] and engine.list(namespace="ns-2") == []
+        assert len(engine.remember_many(items)) == 20 and len(engine.namespaces()) == 10
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=Settings()) as engine:
+        assert sum(engine.stats(namespace=f"ns-{n}")["count"] for n in range(10)) == 20
+
+
+def test_threads_and_growth_inside_a_write_across_namespaces(tmp_path: Path) -> None:
+    settings = Settings(own_collection_at=20)
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=settings) as engine:
+        items = [
+            {"content": f"turn {j} in chat {n}", "namespace": f"chat-{n}", "thread": "t1"}
+            for n in range(5)
+            for j in range(4)
+        ] + [{"content": f"row {j}", "namespace": "big"} for j in range(25)]
+        engine.remember_many(items[:20] + [{"content": f"row {j}", "namespace": "grows"} for j in range(24)])
+        store = engine._store
+        assert all(store.has_threads(f"chat-{n}") and store.is_shared(f"chat-{n}") for n in range(5))
+        assert not store.is_shared("grows")  # past own_collection_at: moved once the write was sent
+        hits = engine.recall("turn 3 in chat 2", namespace="chat-2", k=1)
+        assert hits[0].memory.content == "turn 3 in chat 2"
+        assert engine.stats(namespace="grows")["count"] == 24
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=settings) as engine:
+        assert engine._store.has_threads("chat-4") and engine._store.layout("chat-4") == 3

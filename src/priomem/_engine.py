@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,6 +50,9 @@ __all__ = ["MemoryEngine"]
 
 log = logging.getLogger("priomem")
 T = TypeVar("T")
+
+#: Small namespaces of one write whose records are sent together (``MemoryEngine._groups``).
+BATCH_NAMESPACES = 256
 
 
 def default_embedder(settings: Settings) -> Embedder:
@@ -245,14 +249,52 @@ class MemoryEngine:
         by_namespace: dict[str, builtins.list[int]] = {}
         for index, item in enumerate(items):
             by_namespace.setdefault(item.namespace, []).append(index)
-        for namespace, indexes in by_namespace.items():
-            self._core.namespace(namespace)
-            with self._core.write_locks(namespace):
-                written, gone = _writes.write_namespace(self._core, namespace, [items[i] for i in indexes])
+
+        def write(namespace: str) -> None:
+            indexes = by_namespace[namespace]
+            written, gone = _writes.write_namespace(self._core, namespace, [items[i] for i in indexes])
             evicted.extend(gone)
             for index, memory in written:
                 results[indexes[index]] = memory
+
+        for group in self._groups(by_namespace):
+            if len(group) == 1:
+                self._core.namespace(group[0])
+                with self._core.write_locks(group[0]):
+                    write(group[0])
+                continue
+            # Many small namespaces: where each is and its rules are read for all at once,
+            # and their writes are sent together (ChromaStore.batched) before their locks,
+            # taken in name order, are released.
+            with self._store.batched():
+                self._store.prefetch(group)
+                self._core.pressure.prefetch(group)
+                for namespace in group:
+                    self._core.namespace(namespace)
+                with contextlib.ExitStack() as locks:
+                    for namespace in group:
+                        locks.enter_context(self._core.ns_lock(namespace))
+                    for namespace in group:
+                        write(namespace)
+                    self._store.send_held()
         return WriteReport(memories=tuple(m for m in results if m is not None), evicted=tuple(evicted))
+
+    def _groups(self, by_namespace: Mapping[str, Sequence[int]]) -> Iterator[builtins.list[str]]:
+        """The namespaces of one write, in groups written together: small namespaces (one
+        embedding step each) in name order, up to ``BATCH_NAMESPACES`` a group; a large
+        one alone. Alone too while a store-wide quota is in force (each write plans
+        against everything stored, so each must be stored before the next plans)."""
+        names = builtins.list(by_namespace)
+        if len(names) == 1 or self._core.pressure.policy(names[0]).store_quota.limited:
+            for name in names:
+                yield [name]
+            return
+        small = sorted(n for n in names if len(by_namespace[n]) <= _writes.WRITE_STEP)
+        for name in names:
+            if len(by_namespace[name]) > _writes.WRITE_STEP:
+                yield [name]
+        for start in range(0, len(small), BATCH_NAMESPACES):
+            yield small[start : start + BATCH_NAMESPACES]
 
     # -- recall ------------------------------------------------------------------------
     def _filter(

@@ -56,6 +56,7 @@ __all__ = [
     "recover",
     "shared_name",
     "undo_demote",
+    "write_entries",
     "write_entry",
 ]
 
@@ -188,11 +189,17 @@ def _announce(cols: Collections, namespace: str, to: str) -> None:
 
 def write_entry(meta_col: Any, namespace: str, state: Mapping[str, Any]) -> None:
     """Record that ``namespace`` lives in a shared collection, with its ``state``."""
+    write_entries(meta_col, {namespace: state})
+
+
+def write_entries(meta_col: Any, states: Mapping[str, Mapping[str, Any]]) -> None:
+    """:func:`write_entry` for several namespaces in one write."""
+    names = list(states)
     meta_col.upsert(
-        ids=[entry_id(namespace)],
-        embeddings=[[1.0]],
-        documents=[namespace],
-        metadatas=[{**state, "kind": NAMESPACE_KIND, Key.NAMESPACE: namespace}],
+        ids=[entry_id(ns) for ns in names],
+        embeddings=[[1.0]] * len(names),
+        documents=names,
+        metadatas=[{**states[ns], "kind": NAMESPACE_KIND, Key.NAMESPACE: ns} for ns in names],
     )
 
 

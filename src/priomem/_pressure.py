@@ -37,6 +37,7 @@ from priomem._settings import Settings
 
 if TYPE_CHECKING:
     from priomem._core import EngineCore
+    from priomem._store import Row
 
 __all__ = ["POLICY_TTL", "Policy", "Pressure"]
 
@@ -103,6 +104,18 @@ class Pressure:
         """Forget cached rules (after this process changed them)."""
         self._cache.clear()
 
+    def prefetch(self, namespaces: Sequence[str]) -> None:
+        """Read the quotas and retention rules of many namespaces in a few reads (a
+        large write across namespaces), so that ``policy`` finds them cached."""
+        now = time.monotonic()
+        wanted = [ns for ns in dict.fromkeys(namespaces) if (c := self._cache.get(ns)) is None or c[0] <= now]
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start : start + 100]
+            ids = ["quota:*", *(f"{kind}:{ns}" for ns in chunk for kind in ("quota", "retention"))]
+            rows = self._store.meta_get(ids)
+            for ns in chunk:
+                self._cache[ns] = (now + POLICY_TTL, self._policy(ns, rows))
+
     def policy(self, namespace: str) -> Policy:
         """The namespace's retention and quotas, cached for a moment to keep writes cheap."""
         now = time.monotonic()
@@ -110,6 +123,11 @@ class Pressure:
         if cached is not None and cached[0] > now:
             return cached[1]
         rows = self._store.meta_get([f"quota:{namespace}", "quota:*", f"retention:{namespace}"])
+        policy = self._policy(namespace, rows)
+        self._cache[namespace] = (now + POLICY_TTL, policy)
+        return policy
+
+    def _policy(self, namespace: str, rows: Mapping[str, Row]) -> Policy:
         s = self.settings
         quota = Quota(s.max_memories, s.max_bytes, s.critical_reserve, s.compliance_reserve)
         if (row := rows.get(f"quota:{namespace}")) is not None:
@@ -121,9 +139,7 @@ class Pressure:
         if (row := rows.get(f"retention:{namespace}")) is not None:
             retention = retention.with_overrides(json.loads(row.document))
         guarantees = self.guarantees() if store_quota.limited else {}
-        policy = Policy(retention=retention, quota=quota, store_quota=store_quota, guarantees=guarantees)
-        self._cache[namespace] = (now + POLICY_TTL, policy)
-        return policy
+        return Policy(retention=retention, quota=quota, store_quota=store_quota, guarantees=guarantees)
 
     def default_store_quota(self) -> Quota:
         s = self.settings
