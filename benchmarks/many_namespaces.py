@@ -2,8 +2,8 @@
 namespace, against a 100-namespace store measured in the same run, interleaved.
 
 For each size (``--sizes``), a fresh store of that many namespaces x ``--per`` memories
-is filled through ``MemoryEngine.remember_many`` (one call per namespace, hash embedder:
-the store's cost, not the model's) in a process of its own, which reports its peak RSS
+is filled through ``MemoryEngine.remember_many`` (``--batch`` namespaces a call, 200 by
+default, 1 for a call each; hash embedder: the store's cost, not the model's) in a process of its own, which reports its peak RSS
 (embedded) or the ``chroma run`` server's (``VmHWM``, server). Then one process opens that
 store and the 100-namespace baseline and alternates: a recall (k=5) in a random namespace
 of one, then of the other; then one ``remember``. Ratios are size / baseline p50s.
@@ -62,22 +62,25 @@ def _names(count: int) -> list[str]:
     return [f"tenant-{i:06d}" for i in range(count)]
 
 
-def fill_child(target: str, count: int, per: int, layout: str, seed: int) -> dict[str, Any]:
-    """Fill ``target`` (a path or URL) with ``count`` namespaces x ``per`` memories."""
+def fill_child(target: str, count: int, per: int, layout: str, seed: int, batch: int = 1) -> dict[str, Any]:
+    """Fill ``target`` (a path or URL) with ``count`` namespaces x ``per`` memories,
+    ``batch`` namespaces a ``remember_many`` call."""
     gen = TextGen(seed)
     started = time.perf_counter()
+    names = _names(count)
     with _open(target, layout) as engine:
-        for i, ns in enumerate(_names(count)):
+        for i in range(0, count, batch):
             engine.remember_many(
                 [{"content": text, "priority": ["low", "medium", "high", "critical"][j % 4], "namespace": ns}
-                 for j, text in enumerate(gen.short(per))]
+                 for ns in names[i : i + batch] for j, text in enumerate(gen.short(per))]
             )  # fmt: skip
-            if (i + 1) % max(1, count // 10) == 0:
-                progress(f"filled {i + 1} of {count} namespaces")
+            done = min(count, i + batch)
+            if done // max(1, count // 10) != i // max(1, count // 10):
+                progress(f"filled {done} of {count} namespaces")
         fill = time.perf_counter() - started
         rng = random.Random(seed)
         for _ in range(50):  # the query path's memory is part of the peak too
-            engine.recall("what broke on db-07 last night?", namespace=rng.choice(_names(count)), k=5)
+            engine.recall("what broke on db-07 last night?", namespace=rng.choice(names), k=5)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"fill_s": round(fill, 1), "client_peak_rss_mb": round(peak, 1)}
 
@@ -234,11 +237,23 @@ def run_backend(backend: str, sizes: list[int], args: argparse.Namespace, root: 
     try:
         base_target, _ = store(BASELINE)
         progress(f"{backend}: filling the baseline, {BASELINE} namespaces x {args.per}")
-        base_fill = _child(["--fill", base_target, str(BASELINE), str(args.per), args.layout, str(args.seed)])
+        base_fill = _child(
+            [
+                "--fill",
+                base_target,
+                str(BASELINE),
+                str(args.per),
+                args.layout,
+                str(args.seed),
+                str(args.batch),
+            ]
+        )
         for count in sizes:
             target, server = store(count)
             progress(f"{backend}: filling {count} namespaces x {args.per} ({args.layout} layout)")
-            fill = _child(["--fill", target, str(count), str(args.per), args.layout, str(args.seed)])
+            fill = _child(
+                ["--fill", target, str(count), str(args.per), args.layout, str(args.seed), str(args.batch)]
+            )
             row: dict[str, Any] = {
                 "backend": backend,
                 "layout": args.layout,
@@ -280,8 +295,8 @@ def run_backend(backend: str, sizes: list[int], args: argparse.Namespace, root: 
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--fill":
-        target, count, per, layout, seed = sys.argv[2:7]
-        print(json.dumps(fill_child(target, int(count), int(per), layout, int(seed))))
+        target, count, per, layout, seed, batch = sys.argv[2:8]
+        print(json.dumps(fill_child(target, int(count), int(per), layout, int(seed), int(batch))))
         return 0
     if len(sys.argv) > 1 and sys.argv[1] == "--measure":
         target, baseline, count, base_count, layout, queries, seed = sys.argv[2:9]
@@ -296,6 +311,9 @@ def main() -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000", help="namespace counts, comma-separated")
     parser.add_argument("--per", type=int, default=20, help="memories per namespace")
+    parser.add_argument(
+        "--batch", type=int, default=200, help="namespaces a remember_many call fills (1: one call each)"
+    )
     parser.add_argument(
         "--backends", default="embedded,server", help="embedded, server (chroma run), or both"
     )
