@@ -452,3 +452,32 @@ def test_threads_and_growth_inside_a_write_across_namespaces(tmp_path: Path) -> 
         assert engine.stats(namespace="grows")["count"] == 24
     with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=settings) as engine:
         assert engine._store.has_threads("chat-4") and engine._store.layout("chat-4") == 3
+
+
+def test_namespaces_are_found_right_once_all_state_records_are_read(tmp_path: Path) -> None:
+    settings = Settings(own_collection_at=30)
+    store = tmp_path / "s"
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=settings) as engine:
+        engine.remember_many(_many(80, 2))
+        engine.remember_many([{"content": f"row {j}", "namespace": "big"} for j in range(40)])
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=settings) as engine:
+        s = engine._store
+        for n in range(70):  # one look-up each, until the store reads them all
+            assert engine.recall(f"fact 1 of tenant {n}", namespace=f"ns-{n}", k=1)
+        assert s._directory and s._own_names == {"big"}
+        reads = s._entry_reads
+        assert (
+            engine.recall("fact 0 of tenant 75", namespace="ns-75", k=1)[0].memory.content
+            == "fact 0 of tenant 75"
+        )
+        assert engine.recall("row 3", namespace="big", k=1)[0].memory.content == "row 3"
+        assert engine.recall("anything", namespace="never-written") == []
+        assert s._entry_reads == reads  # answered from memory
+        engine.remember("a new one", namespace="fresh")
+        s.drop("ns-76")
+        engine.remember_many([{"content": f"row {j}", "namespace": "ns-77"} for j in range(30)])
+        assert s.is_shared("fresh") and not s.is_shared("ns-77") and s.count("ns-77") == 32
+        assert engine.list(namespace="ns-76") == [] and "ns-76" not in engine.namespaces()
+        assert [m.content for m in engine.list(namespace="fresh")] == ["a new one"]
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=settings) as engine:
+        assert len(engine.namespaces()) == 81 and engine._store.count("ns-77") == 32

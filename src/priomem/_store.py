@@ -80,6 +80,9 @@ OWN_COLLECTION_AT = 1000
 #: ``prefetch`` lists the collections of a store with at most this many (else it leaves
 #: own collections to be looked up one by one).
 PREFETCH_COLLECTIONS = 2000
+#: Look-ups of state records after which a store this process owns reads them all
+#: (``ChromaStore._load_directory``).
+DIRECTORY_AFTER = 64
 STORE_SCHEMA = 1
 #: Record layout of a namespace's collection, in its metadata (absent: 1). 2: terms keyed
 #: by namespace, context links only between turns of a thread; 3: every record has
@@ -184,6 +187,13 @@ class ChromaStore:
         self._generation: dict[str, int] = {}
         #: State records of shared namespaces (stores this process owns; see ``_entry``).
         self._states: dict[str, dict[str, Any]] = {}
+        #: Once ``_directory`` is set, ``_states`` holds every state record and
+        #: ``_own_names`` every namespace with a collection of its own (None: not listed),
+        #: except for the namespaces in ``_unsure`` (changed since): see ``_load_directory``.
+        self._directory = False
+        self._own_names: set[str] | None = None
+        self._unsure: set[str] = set()
+        self._entry_reads = 0
         #: Counts drops and state writes, so that a state read that raced one is not kept.
         self._state_changes = 0
         self._meta_col: Any | None = None
@@ -530,20 +540,57 @@ class ChromaStore:
         cached = self._states.get(namespace)
         if cached is not None:
             return dict(cached)
+        if self._directory and namespace not in self._unsure:
+            return None
         changes = self._state_changes
         got = self._meta().get(ids=[entry_id(namespace)], include=["metadatas"])
         entry = dict((got["metadatas"] or [{}])[0] or {}) if got["ids"] else None
-        if entry is not None and self._compactable:
+        if self._compactable:
             with self._guard:  # not kept if a drop or a state write ran meanwhile
-                if changes == self._state_changes:
+                if entry is not None and changes == self._state_changes:
                     self._states[namespace] = entry
+                self._entry_reads += 1
+                load = not self._directory and self._entry_reads == DIRECTORY_AFTER
+            if load:
+                self._load_directory()
         return dict(entry) if entry is not None else None
+
+    def _load_directory(self) -> None:
+        """Read every state record (and list the own collections) once, in a store this
+        process owns, so that a namespace new to the process costs no look-up: done after
+        ``DIRECTORY_AFTER`` look-ups, not on open (a short-lived process would pay it for
+        nothing). Kept true by ``_unsettle`` on every change; not kept if one raced it."""
+        with self._guard:
+            changes = self._state_changes
+        try:
+            with chroma_errors("read the namespaces' state"):
+                got = self._meta().get(where={"kind": NAMESPACE_KIND}, include=["metadatas"])
+                listed = self._client.count_collections() <= PREFETCH_COLLECTIONS
+                owned = set(_own_namespaces(self._client.list_collections())) if listed else None
+        except StoreError as exc:  # only a shortcut: look-ups go on one by one
+            log.warning("namespace states stay read one by one: %s", exc)
+            return
+        with self._guard:
+            if changes != self._state_changes:
+                return
+            for meta in got["metadatas"] or []:
+                entry = dict(meta or {})
+                self._states.setdefault(str(entry.get(Key.NAMESPACE)), entry)
+            self._own_names = owned
+            self._unsure.clear()
+            self._directory = True
+
+    def _unsettle(self, namespace: str) -> None:
+        """Forget the namespace's state: it changed (call under ``_guard``)."""
+        self._state_changes += 1
+        self._states.pop(namespace, None)
+        if self._directory:
+            self._unsure.add(namespace)
 
     def _write_entry(self, namespace: str, state: Mapping[str, Any]) -> None:
         write_entry(self._meta(), namespace, state)
         with self._guard:
-            self._state_changes += 1
-            self._states.pop(namespace, None)
+            self._unsettle(namespace)
 
     def _place(self, namespace: str, *, create: bool) -> Place | None:
         """Where ``namespace``'s records are (None: it has none and ``create`` is false).
@@ -573,12 +620,17 @@ class ChromaStore:
             if cached is not None:
                 return cached
             with chroma_errors(f"open namespace {namespace!r}"):
-                own = self._get_collection(collection_name(namespace))
+                listed = self._directory and self._own_names is not None and namespace not in self._unsure
+                if listed and namespace not in (self._own_names or ()):
+                    own = None  # known: it has no collection of its own
+                else:
+                    own = self._get_collection(collection_name(namespace))
                 if own is not None and not (own.metadata or {}).get(Key.FILLING):
                     place = Place(own, namespace, shared=False)
                 elif self._entry(namespace) is not None:
                     place = Place(self._bucket(namespace), namespace, shared=True)
                 elif not create:
+                    self._settled(namespace, None)
                     return None
                 elif self._layout == "own":
                     own = self._client.get_or_create_collection(
@@ -595,13 +647,25 @@ class ChromaStore:
                         return place
                     self._write_entry(namespace, {LAYOUT_KEY: LAYOUT})
             self._places[namespace] = place
+            self._settled(namespace, place)
             return place
+
+    def _settled(self, namespace: str, place: Place | None) -> None:
+        """After a look-up in Chroma (under ``_guard``): what the directory now knows of it."""
+        if not self._directory:
+            return
+        if self._own_names is not None:
+            if place is not None and not place.shared:
+                self._own_names.add(namespace)
+            else:
+                self._own_names.discard(namespace)
+        if place is None or not place.shared or namespace in self._states:
+            self._unsure.discard(namespace)
 
     def _forget_place(self, namespace: str) -> None:
         with self._guard:
-            self._state_changes += 1
+            self._unsettle(namespace)
             self._places.pop(namespace, None)
-            self._states.pop(namespace, None)
             self._sizes.pop(namespace, None)
         self._stale(namespace)
 
@@ -612,6 +676,10 @@ class ChromaStore:
             self._places.clear()
             self._buckets.clear()
             self._states.clear()
+            self._directory = False
+            self._own_names = None
+            self._unsure.clear()
+            self._entry_reads = 0
             self._meta_col = None
             for namespace in list(self._cache):
                 self._stale(namespace)
@@ -796,7 +864,7 @@ class ChromaStore:
         with self._guard:
             self._state_changes += 1
             for namespace in entries:
-                self._states.pop(namespace, None)
+                self._unsettle(namespace)
                 self._places[namespace] = places[namespace]
                 self._sizes[namespace] = 0  # new: it holds what is sent now
         for namespace in records:
