@@ -1296,6 +1296,12 @@ class ChromaStore:
         if place is None:
             return 0
         with chroma_errors(f"count namespace {namespace!r}"):
+            if place.shared and self._compactable:
+                # Its vectors, which a recall reads next, are read (and kept) instead of
+                # its ids: one read where there were two.
+                kept = self._vectors(place)
+                if kept is not None:
+                    return len(kept[0])
             return self._count(place)
 
     def _close_client(self) -> None:
