@@ -70,7 +70,10 @@ def test_namespaces_smoke_compares_a_shared_store_with_a_lone_namespace(tmp_path
     assert isinstance(isolation, list) and {row["mode"] for row in isolation} >= {"hybrid", "dense"}
     assert all(row["ratio_p50"] > 0 for row in isolation)
     assert result["design_check"]["ratio_p50"] > 0
-    assert len(result["big_namespace"]) == 2
+    big = result["big_namespace"]
+    assert len(big) == 2 and all(
+        row["moved_vs_own_p50"] > 0 and row["own_layout"]["p50_ms"] > 0 for row in big
+    )
 
 
 @pytest.mark.parametrize("script", ["throughput.py", "ann_recall.py", "namespaces.py"])
