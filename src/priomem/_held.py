@@ -1,20 +1,28 @@
-"""Writes held back by :meth:`priomem._store.ChromaStore.batched`, to be sent together.
+"""Writes of many small namespaces held back and sent together
+(:meth:`HeldWrites.batched`, the part of :class:`priomem._store.ChromaStore` that does it).
 
-One thread's: the state records of namespaces it created and the records it wrote to
-shared namespaces, by namespace, in the order written. Pure bookkeeping; the store sends.
+What one thread holds (:class:`Held`): the state records of namespaces it created and the
+records it wrote to shared namespaces, by namespace, in the order written. Works on the
+client's collection objects; imports no ``chromadb``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from priomem._layout import Place
+from priomem._chroma_calls import chroma_errors
+from priomem._gate import Gate, shared
+from priomem._layout import Place, entry_id, write_entries
+from priomem._placement import PREFETCH_COLLECTIONS, own_namespaces
+from priomem._records import Key
 
-__all__ = ["Held", "HeldRecords"]
+__all__ = ["Held", "HeldRecords", "HeldWrites"]
 
 
 @dataclass(slots=True)
@@ -67,3 +75,138 @@ class Held:
         taken = self.entries, self.records, self.places
         self.entries, self.records, self.places = {}, {}, {}
         return taken
+
+
+class HeldWrites:
+    """:meth:`batched` and what it needs, for :class:`~priomem._store.ChromaStore`."""
+
+    _client: Any
+    _layout: str
+    _max_batch: int
+    _compactable: bool
+    _guard: threading.RLock
+    _gate: Gate
+    _places: dict[str, Place]
+    _states: dict[str, dict[str, Any]]
+    _sizes: dict[str, int]
+    _state_changes: int
+
+    def _init_held(self) -> None:
+        #: This thread's writes held back to be sent together (see ``batched``).
+        self._local = threading.local()
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Within this, the calling thread's writes to shared namespaces are held and sent
+        together on the way out: the state records of new namespaces first, then each
+        shared collection's records, up to ``WRITE_BATCH`` a call (a namespace's records
+        are never split between calls). A new namespace's single upsert costs about as
+        much as 300 records', so importing many small namespaces is many times faster.
+
+        Anything else this thread does to a namespace with records held (a read, an
+        update, a delete) or to the store's records sends them first. Leaving by an
+        exception sends nothing still held. Callers hold the namespaces' write locks until
+        this ends: held records are not yet visible.
+        """
+        if getattr(self._local, "batch", None) is not None:
+            yield
+            return
+        batch = Held()
+        self._local.batch = batch
+        try:
+            yield
+            self.send_held()
+        finally:
+            self._local.batch = None
+        for namespace in batch.grown:
+            self._promote(namespace)
+
+    @shared
+    def prefetch(self, namespaces: Sequence[str]) -> None:
+        """Within ``batched``: find where each of ``namespaces`` is with a few reads (its
+        state records, a batch at a time) rather than a few each; the ones found nowhere
+        are new for the rest of the batch (its caller holds their write locks)."""
+        batch = self._held()
+        if batch is None:
+            return
+        unknown = [ns for ns in dict.fromkeys(namespaces) if ns not in self._places and not batch.holds(ns)]
+        if not unknown:
+            return
+        with chroma_errors("open namespaces"):
+            if self._layout == "own" or self._client.count_collections() > PREFETCH_COLLECTIONS:
+                return  # own collections are looked up one by one, as without a batch
+            owned = set(own_namespaces(self._client.list_collections()))
+            found: dict[str, dict[str, Any]] = {}
+            for start in range(0, len(unknown), self._max_batch):
+                chunk = unknown[start : start + self._max_batch]
+                got = self._meta().get(ids=[entry_id(ns) for ns in chunk], include=["metadatas"])
+                for meta in got["metadatas"] or []:
+                    entry = dict(meta or {})
+                    found[str(entry.get(Key.NAMESPACE))] = entry
+        with self._guard:
+            for ns in unknown:
+                if ns in owned:
+                    continue  # its own collection: found by _place
+                if ns in found:
+                    if self._compactable:
+                        self._states.setdefault(ns, found[ns])
+                else:
+                    batch.absent.add(ns)
+
+    def _held(self) -> Held | None:
+        batch: Held | None = getattr(self._local, "batch", None)
+        return batch
+
+    @shared
+    def send_held(self) -> None:
+        """Send what this thread holds (see ``batched``)."""
+        batch = self._held()
+        if batch is None or not (batch.entries or batch.records):
+            return
+        entries, records, places = batch.take()
+        with chroma_errors("write new namespaces"):
+            names = list(entries)
+            for start in range(0, len(names), self._max_batch):
+                chunk = names[start : start + self._max_batch]
+                write_entries(self._meta(), {ns: entries[ns] for ns in chunk})
+        with self._guard:
+            self._state_changes += 1
+            for namespace in entries:
+                self._unsettle(namespace)
+                self._places[namespace] = places[namespace]
+                self._sizes[namespace] = 0  # new: it holds what is sent now
+        for namespace in records:
+            self._stale(namespace)
+        by_collection: dict[str, list[str]] = {}
+        for namespace, place in places.items():
+            if namespace in records:
+                by_collection.setdefault(place.col.name, []).append(namespace)
+        for names in by_collection.values():
+            col = places[names[0]].col
+            start = 0
+            while start < len(names):
+                ids: list[str] = []
+                vectors: list[np.ndarray] = []
+                metas: list[dict[str, Any]] = []
+                while start < len(names) and (
+                    not ids or len(ids) + len(records[names[start]].ids) <= self._max_batch
+                ):
+                    held = records[names[start]]
+                    ids += held.ids
+                    vectors.append(held.embeddings)
+                    metas += held.metadatas
+                    start += 1
+                with chroma_errors(f"write to {len(ids)} records of shared collection {col.name}"):
+                    col.upsert(ids=ids, embeddings=np.concatenate(vectors), metadatas=metas)
+        for namespace, held in records.items():
+            self._stale(namespace)
+            if self._grown(places[namespace], len(held.ids)):
+                batch.grown.add(namespace)
+
+    if TYPE_CHECKING:  # provided by the store (declared for the type checker only)
+
+        def _meta(self) -> Any: ...
+        def _stale(self, namespace: str) -> None: ...
+        def _grown(self, place: Place, written: int) -> bool: ...
+        def _promote(self, namespace: str) -> None: ...
+        def _unsettle(self, namespace: str) -> None: ...

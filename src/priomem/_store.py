@@ -15,8 +15,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,39 +25,30 @@ from urllib.parse import urlparse
 import numpy as np
 
 from priomem import _compaction
-from priomem._errors import InvalidInputError, ModelMismatchError, StoreError, StoreUnavailableError
+from priomem._chroma_calls import Where, chroma_errors, get_records, query_records
+from priomem._errors import InvalidInputError, ModelMismatchError, StoreError
 from priomem._gate import Gate, shared
-from priomem._held import Held
-from priomem._layout import (
-    NAMESPACE_KIND,
-    NAMESPACE_PREFIX,
-    SHARED_PREFIX,
-    Place,
-    collection_name,
-    demote,
-    entry_id,
-    exact_nearest,
-    promote,
-    shared_name,
-    undo_demote,
-    write_entries,
-    write_entry,
-)
-from priomem._layout import recover as recover_moves
+from priomem._held import HeldWrites
+from priomem._layout import NAMESPACE_PREFIX, SHARED_PREFIX, Place, collection_name, entry_id, exact_nearest
 from priomem._lock import StoreLock
-from priomem._progress import Steps
+from priomem._placement import (
+    LAYOUT,
+    LAYOUT_KEY,
+    OWN_COLLECTION_AT,
+    THREADS_KEY,
+    Placement,
+    without_documents,
+)
 from priomem._rebuild import (
     COMPACT_KIND,
     PENDING_ID,
-    REBUILD_SUFFIX,
     WRITE_BATCH,
-    Batch,
     Collections,
     rebuild,
     rebuild_marked,
     recover,
 )
-from priomem._records import Key, matches_where, narrow_where, split_where
+from priomem._records import Key
 
 __all__ = [
     "LAYOUT",
@@ -65,8 +56,10 @@ __all__ = [
     "NAMESPACE_PREFIX",
     "OWN_COLLECTION_AT",
     "SHARED_PREFIX",
+    "THREADS_KEY",
     "ChromaStore",
     "Row",
+    "chroma_errors",
 ]
 
 log = logging.getLogger("priomem")
@@ -74,23 +67,7 @@ log = logging.getLogger("priomem")
 META_COLLECTION = "priomem-meta"
 #: Bytes of shared namespaces' vectors kept in memory for exact search (``_vectors``).
 VECTOR_CACHE_BYTES = 64 << 20
-#: A shared namespace with this many memories moves to a collection of its own (see
-#: ``_layout``; measured in benchmarks/many_namespaces.py).
-OWN_COLLECTION_AT = 1000
-#: ``prefetch`` lists the collections of a store with at most this many (else it leaves
-#: own collections to be looked up one by one).
-PREFETCH_COLLECTIONS = 2000
-#: Look-ups of state records after which a store this process owns reads them all
-#: (``ChromaStore._load_directory``).
-DIRECTORY_AFTER = 64
 STORE_SCHEMA = 1
-#: Record layout of a namespace's collection, in its metadata (absent: 1). 2: terms keyed
-#: by namespace, context links only between turns of a thread; 3: every record has
-#: ``pm_expires`` (see ``_upgrade``).
-LAYOUT_KEY = Key.LAYOUT
-LAYOUT = 3
-#: Set in a namespace's collection metadata once a turn of a thread is written to it.
-THREADS_KEY = Key.THREADS
 #: A record's text, kept in its metadata rather than as Chroma's document: Chroma indexes
 #: documents in an SQLite FTS5 trigram index, which keeps a deleted text's trigrams (and
 #: their positions) until it merges its segments, and nothing in Chroma's API merges them.
@@ -98,7 +75,6 @@ THREADS_KEY = Key.THREADS
 #: Records written before keep their document; a compaction's rebuild moves it here.
 TEXT_KEY = Key.TEXT
 
-Where = dict[str, Any]
 T = TypeVar("T")
 
 
@@ -113,18 +89,6 @@ class Row:
     distance: float | None = None
 
 
-def _translate(exc: Exception, action: str) -> StoreError:
-    text = str(exc) or type(exc).__name__
-    lowered = text.lower()
-    if any(w in lowered for w in ("connect", "refused", "timed out", "timeout", "unreachable")):
-        return StoreUnavailableError(
-            f"could not {action}: the Chroma server did not answer ({text}). Check that it runs "
-            "and that --url / PRIOMEM_URL points at it.",
-            unsent=not any(w in lowered for w in ("timed out", "timeout", "reset", "aborted")),
-        )
-    return StoreError(f"could not {action}: Chroma said: {text}")
-
-
 def _chromadb() -> Any:
     """The chromadb module, imported on first use: it costs about a second, and a process
     that only lists its tools (an MCP server starting) should not pay it."""
@@ -134,17 +98,7 @@ def _chromadb() -> Any:
     return chromadb
 
 
-@contextmanager
-def chroma_errors(action: str) -> Iterator[None]:
-    try:
-        yield
-    except StoreError:
-        raise
-    except Exception as exc:  # chromadb, httpx and the Rust bindings raise their own types
-        raise _translate(exc, action) from exc
-
-
-class ChromaStore:
+class ChromaStore(HeldWrites, Placement):
     """Namespaced record storage on any Chroma client."""
 
     def __init__(
@@ -176,8 +130,8 @@ class ChromaStore:
         self._path = path
         self._layout = layout
         self._own_at = own_collection_at
-        self._places: dict[str, Place] = {}
-        self._buckets: dict[str, Any] = {}
+        self._init_placement()
+        self._init_held()
         #: Estimated sizes of shared namespaces this process writes to (for promotion).
         self._sizes: dict[str, int] = {}
         #: Shared namespaces' vectors in memory (see ``_vectors``), and a count of writes
@@ -185,23 +139,8 @@ class ChromaStore:
         self._cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
         self._cached_bytes = 0
         self._generation: dict[str, int] = {}
-        #: State records of shared namespaces (stores this process owns; see ``_entry``).
-        self._states: dict[str, dict[str, Any]] = {}
-        #: Once ``_directory`` is set, ``_states`` holds every state record and
-        #: ``_own_names`` every namespace with a collection of its own (None: not listed),
-        #: except for the namespaces in ``_unsure`` (changed since): see ``_load_directory``.
-        self._directory = False
-        self._own_names: set[str] | None = None
-        self._unsure: set[str] = set()
-        self._entry_reads = 0
-        #: Counts drops and state writes, so that a state read that raced one is not kept.
-        self._state_changes = 0
-        self._meta_col: Any | None = None
         #: The namespaces this process deleted records of, by shared collection.
         self._deleted_from: dict[str, set[str]] = {}
-        self._threads: set[str] = set()
-        #: This thread's writes held back to be sent together (see ``batched``).
-        self._local = threading.local()
         self._guard = threading.RLock()
         self._gate = Gate()
         self._marked: set[str] = set()
@@ -501,265 +440,14 @@ class ChromaStore:
                 self._forget_place(namespace)
 
     # -- where a namespace lives (see priomem._layout) -----------------------------------
+    def _collections(self) -> Collections:
+        return collections_of(self._client)
+
     def _get_collection(self, name: str) -> Any | None:
         try:
             return self._client.get_collection(name, embedding_function=None)
         except (_chromadb().errors.NotFoundError, ValueError):
             return None
-
-    def _own_metadata(self, namespace: str, state: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return {
-            Key.NAMESPACE: namespace,
-            Key.MODEL: self._model_name,
-            Key.DIM: self._dimension,
-            LAYOUT_KEY: LAYOUT,
-            **(state or {}),
-        }
-
-    def _configuration(self) -> dict[str, Any]:
-        return {"hnsw": {"space": "cosine", **self._hnsw}}
-
-    def _bucket(self, namespace: str) -> Any:
-        """The shared collection that holds ``namespace`` while it is small (created once)."""
-        name = shared_name(namespace)
-        col = self._buckets.get(name)
-        if col is None:
-            col = self._client.get_or_create_collection(
-                name,
-                metadata={Key.SHARED: True, Key.MODEL: self._model_name, Key.DIM: self._dimension},
-                configuration=self._configuration(),
-                embedding_function=None,
-            )
-            self._buckets[name] = col
-        return col
-
-    def _entry(self, namespace: str) -> dict[str, Any] | None:
-        """The state record of a namespace in a shared collection (None: it has none).
-
-        Kept in memory in a store this process owns (only it writes the record)."""
-        cached = self._states.get(namespace)
-        if cached is not None:
-            return dict(cached)
-        if self._directory and namespace not in self._unsure:
-            return None
-        changes = self._state_changes
-        got = self._meta().get(ids=[entry_id(namespace)], include=["metadatas"])
-        entry = dict((got["metadatas"] or [{}])[0] or {}) if got["ids"] else None
-        if self._compactable:
-            with self._guard:  # not kept if a drop or a state write ran meanwhile
-                if entry is not None and changes == self._state_changes:
-                    self._states[namespace] = entry
-                self._entry_reads += 1
-                load = not self._directory and self._entry_reads == DIRECTORY_AFTER
-            if load:
-                self._load_directory()
-        return dict(entry) if entry is not None else None
-
-    def _load_directory(self) -> None:
-        """Read every state record (and list the own collections) once, in a store this
-        process owns, so that a namespace new to the process costs no look-up: done after
-        ``DIRECTORY_AFTER`` look-ups, not on open (a short-lived process would pay it for
-        nothing). Kept true by ``_unsettle`` on every change; not kept if one raced it."""
-        with self._guard:
-            changes = self._state_changes
-        try:
-            with chroma_errors("read the namespaces' state"):
-                got = self._meta().get(where={"kind": NAMESPACE_KIND}, include=["metadatas"])
-                listed = self._client.count_collections() <= PREFETCH_COLLECTIONS
-                owned = set(_own_namespaces(self._client.list_collections())) if listed else None
-        except StoreError as exc:  # only a shortcut: look-ups go on one by one
-            log.warning("namespace states stay read one by one: %s", exc)
-            return
-        with self._guard:
-            if changes != self._state_changes:
-                return
-            for meta in got["metadatas"] or []:
-                entry = dict(meta or {})
-                self._states.setdefault(str(entry.get(Key.NAMESPACE)), entry)
-            self._own_names = owned
-            self._unsure.clear()
-            self._directory = True
-
-    def _unsettle(self, namespace: str) -> None:
-        """Forget the namespace's state: it changed (call under ``_guard``)."""
-        self._state_changes += 1
-        self._states.pop(namespace, None)
-        if self._directory:
-            self._unsure.add(namespace)
-
-    def _write_entry(self, namespace: str, state: Mapping[str, Any]) -> None:
-        write_entry(self._meta(), namespace, state)
-        with self._guard:
-            self._unsettle(namespace)
-
-    def _place(self, namespace: str, *, create: bool) -> Place | None:
-        """Where ``namespace``'s records are (None: it has none and ``create`` is false).
-
-        Its own collection once one exists without the filling mark, else its shared
-        collection once it has a state record; a new namespace goes to a shared
-        collection (to its own with ``layout="own"``).
-        """
-        batch = self._held()
-        if batch is not None:
-            if batch.holds(namespace):
-                if create:
-                    return batch.places[namespace]
-                self.send_held()  # anything else done to it sees what was written
-            elif namespace in batch.absent:
-                if not create:
-                    return None
-                if self._layout == "shared":
-                    place = Place(self._bucket(namespace), namespace, shared=True)
-                    batch.new(place, {LAYOUT_KEY: LAYOUT})
-                    return place
-        cached = self._places.get(namespace)
-        if cached is not None:
-            return cached
-        with self._guard:
-            cached = self._places.get(namespace)
-            if cached is not None:
-                return cached
-            with chroma_errors(f"open namespace {namespace!r}"):
-                listed = self._directory and self._own_names is not None and namespace not in self._unsure
-                if listed and namespace not in (self._own_names or ()):
-                    own = None  # known: it has no collection of its own
-                else:
-                    own = self._get_collection(collection_name(namespace))
-                if own is not None and not (own.metadata or {}).get(Key.FILLING):
-                    place = Place(own, namespace, shared=False)
-                elif self._entry(namespace) is not None:
-                    place = Place(self._bucket(namespace), namespace, shared=True)
-                elif not create:
-                    self._settled(namespace, None)
-                    return None
-                elif self._layout == "own":
-                    own = self._client.get_or_create_collection(
-                        collection_name(namespace),
-                        metadata=self._own_metadata(namespace),
-                        configuration=self._configuration(),
-                        embedding_function=None,
-                    )
-                    place = Place(own, namespace, shared=False)
-                else:
-                    place = Place(self._bucket(namespace), namespace, shared=True)
-                    if batch is not None:  # its state record is sent with its records
-                        batch.new(place, {LAYOUT_KEY: LAYOUT})
-                        return place
-                    self._write_entry(namespace, {LAYOUT_KEY: LAYOUT})
-            self._places[namespace] = place
-            self._settled(namespace, place)
-            return place
-
-    def _settled(self, namespace: str, place: Place | None) -> None:
-        """After a look-up in Chroma (under ``_guard``): what the directory now knows of it."""
-        if not self._directory:
-            return
-        if self._own_names is not None:
-            if place is not None and not place.shared:
-                self._own_names.add(namespace)
-            else:
-                self._own_names.discard(namespace)
-        if place is None or not place.shared or namespace in self._states:
-            self._unsure.discard(namespace)
-
-    def _forget_place(self, namespace: str) -> None:
-        with self._guard:
-            self._unsettle(namespace)
-            self._places.pop(namespace, None)
-            self._sizes.pop(namespace, None)
-        self._stale(namespace)
-
-    def _forget_places(self) -> None:
-        """Forget every collection object (a compaction or close replaces them)."""
-        with self._guard:
-            self._state_changes += 1
-            self._places.clear()
-            self._buckets.clear()
-            self._states.clear()
-            self._directory = False
-            self._own_names = None
-            self._unsure.clear()
-            self._entry_reads = 0
-            self._meta_col = None
-            for namespace in list(self._cache):
-                self._stale(namespace)
-
-    def is_shared(self, namespace: str) -> bool:
-        """Whether ``namespace`` lives in a shared collection now (False: its own, or none)."""
-        place = self._place(namespace, create=False)
-        return place is not None and place.shared
-
-    @shared
-    def layout(self, namespace: str) -> int | None:
-        """The record layout of a namespace (None: it has no records anywhere)."""
-        place = self._place(namespace, create=False)
-        if place is None:
-            return None
-        if place.shared:
-            with chroma_errors(f"open namespace {namespace!r}"):
-                entry = self._entry(namespace) or {}
-            return int(entry.get(LAYOUT_KEY, LAYOUT))
-        return int((place.col.metadata or {}).get(LAYOUT_KEY, 1))
-
-    def _set_state(self, place: Place, changes: Mapping[str, Any]) -> None:
-        """Merge ``changes`` into a namespace's state (its collection's or its record's metadata)."""
-        ns = place.namespace
-        self.send_held()  # a state record held for a new namespace goes first
-        with chroma_errors(f"update namespace {ns!r}"):
-            if place.shared:
-                self._write_entry(ns, {**(self._entry(ns) or {}), **changes})
-                return
-            fresh = self._client.get_collection(place.col.name, embedding_function=None)
-            meta = dict(fresh.metadata or {})
-            if any(meta.get(k) != v for k, v in changes.items()):
-                fresh.modify(metadata={**meta, **changes})
-        self._forget_place(ns)
-
-    @shared
-    def set_layout(self, namespace: str, layout: int) -> None:
-        """Record that a namespace's records now follow ``layout``."""
-        place = self._place(namespace, create=False)
-        if place is not None:
-            self._set_state(place, {LAYOUT_KEY: layout})
-
-    @shared
-    def mark_threads(self, namespace: str) -> None:
-        """Record that the namespace holds turns of a thread (once)."""
-        if namespace in self._threads:
-            return
-        place = self._place(namespace, create=True)
-        assert place is not None
-        self._set_state(place, {THREADS_KEY: True})
-        with self._guard:
-            self._threads.add(namespace)
-
-    @shared
-    def has_threads(self, namespace: str) -> bool:
-        """Whether the namespace holds turns of a thread, as its state says now."""
-        if namespace in self._threads:
-            return True
-        place = self._place(namespace, create=False)
-        if place is None:
-            return False
-        with chroma_errors(f"open namespace {namespace!r}"):
-            if place.shared:
-                state = self._entry(namespace) or {}
-            else:
-                fresh = self._get_collection(place.col.name)
-                state = (fresh.metadata or {}) if fresh is not None else {}
-        if state.get(THREADS_KEY):
-            self._threads.add(namespace)
-            return True
-        return False
-
-    @shared
-    def namespaces(self) -> list[str]:
-        """Every namespace that has records (or had: an emptied one stays until dropped), sorted."""
-        with chroma_errors("list namespaces"):
-            collections = self._client.list_collections()
-            entries = self._meta().get(where={"kind": NAMESPACE_KIND}, include=["documents"])
-        names = {str(doc) for doc in entries["documents"] or [] if doc}
-        return sorted(names | set(_own_namespaces(collections)))
 
     @shared
     def drop(self, namespace: str) -> None:
@@ -785,115 +473,6 @@ class ChromaStore:
             self.note_deletion(None)
             with suppress(_chromadb().errors.NotFoundError, ValueError):
                 self._client.delete_collection(collection_name(namespace))
-
-    # -- writes of many small namespaces, sent together -----------------------------------
-    @contextmanager
-    def batched(self) -> Iterator[None]:
-        """Within this, the calling thread's writes to shared namespaces are held and sent
-        together on the way out: the state records of new namespaces first, then each
-        shared collection's records, up to ``WRITE_BATCH`` a call (a namespace's records
-        are never split between calls). A new namespace's single upsert costs about as
-        much as 300 records', so importing many small namespaces is many times faster.
-
-        Anything else this thread does to a namespace with records held (a read, an
-        update, a delete) or to the store's records sends them first. Leaving by an
-        exception sends nothing still held. Callers hold the namespaces' write locks until
-        this ends: held records are not yet visible.
-        """
-        if getattr(self._local, "batch", None) is not None:
-            yield
-            return
-        batch = Held()
-        self._local.batch = batch
-        try:
-            yield
-            self.send_held()
-        finally:
-            self._local.batch = None
-        for namespace in batch.grown:
-            self._promote(namespace)
-
-    @shared
-    def prefetch(self, namespaces: Sequence[str]) -> None:
-        """Within ``batched``: find where each of ``namespaces`` is with a few reads (its
-        state records, a batch at a time) rather than a few each; the ones found nowhere
-        are new for the rest of the batch (its caller holds their write locks)."""
-        batch = self._held()
-        if batch is None:
-            return
-        unknown = [ns for ns in dict.fromkeys(namespaces) if ns not in self._places and not batch.holds(ns)]
-        if not unknown:
-            return
-        with chroma_errors("open namespaces"):
-            if self._layout == "own" or self._client.count_collections() > PREFETCH_COLLECTIONS:
-                return  # own collections are looked up one by one, as without a batch
-            owned = set(_own_namespaces(self._client.list_collections()))
-            found: dict[str, dict[str, Any]] = {}
-            for start in range(0, len(unknown), self._max_batch):
-                chunk = unknown[start : start + self._max_batch]
-                got = self._meta().get(ids=[entry_id(ns) for ns in chunk], include=["metadatas"])
-                for meta in got["metadatas"] or []:
-                    entry = dict(meta or {})
-                    found[str(entry.get(Key.NAMESPACE))] = entry
-        with self._guard:
-            for ns in unknown:
-                if ns in owned:
-                    continue  # its own collection: found by _place
-                if ns in found:
-                    if self._compactable:
-                        self._states.setdefault(ns, found[ns])
-                else:
-                    batch.absent.add(ns)
-
-    def _held(self) -> Held | None:
-        batch: Held | None = getattr(self._local, "batch", None)
-        return batch
-
-    @shared
-    def send_held(self) -> None:
-        """Send what this thread holds (see ``batched``)."""
-        batch = self._held()
-        if batch is None or not (batch.entries or batch.records):
-            return
-        entries, records, places = batch.take()
-        with chroma_errors("write new namespaces"):
-            names = list(entries)
-            for start in range(0, len(names), self._max_batch):
-                chunk = names[start : start + self._max_batch]
-                write_entries(self._meta(), {ns: entries[ns] for ns in chunk})
-        with self._guard:
-            self._state_changes += 1
-            for namespace in entries:
-                self._unsettle(namespace)
-                self._places[namespace] = places[namespace]
-                self._sizes[namespace] = 0  # new: it holds what is sent now
-        for namespace in records:
-            self._stale(namespace)
-        by_collection: dict[str, list[str]] = {}
-        for namespace, place in places.items():
-            if namespace in records:
-                by_collection.setdefault(place.col.name, []).append(namespace)
-        for names in by_collection.values():
-            col = places[names[0]].col
-            start = 0
-            while start < len(names):
-                ids: list[str] = []
-                vectors: list[np.ndarray] = []
-                metas: list[dict[str, Any]] = []
-                while start < len(names) and (
-                    not ids or len(ids) + len(records[names[start]].ids) <= self._max_batch
-                ):
-                    held = records[names[start]]
-                    ids += held.ids
-                    vectors.append(held.embeddings)
-                    metas += held.metadatas
-                    start += 1
-                with chroma_errors(f"write to {len(ids)} records of shared collection {col.name}"):
-                    col.upsert(ids=ids, embeddings=np.concatenate(vectors), metadatas=metas)
-        for namespace, held in records.items():
-            self._stale(namespace)
-            if self._grown(places[namespace], len(held.ids)):
-                batch.grown.add(namespace)
 
     # -- records -----------------------------------------------------------------------
     def upsert(
@@ -962,96 +541,6 @@ class ChromaStore:
             self._sizes[namespace] = size
         return size >= self._own_at
 
-    def _promote(self, namespace: str) -> None:
-        """Move a shared namespace that grew past the threshold to its own collection."""
-        with self._gate.exclusive(), self._guard:
-            place = self._place(namespace, create=False)
-            if place is None or not place.shared or self._count(place) < self._own_at:
-                return
-            try:
-                self._promote_now(namespace, place)
-            except Exception as exc:  # the write is stored; the move is finished on next open
-                log.warning("namespace %r stays in its shared collection for now: %s", namespace, exc)
-            finally:
-                self._forget_place(namespace)
-
-    def _promote_now(self, namespace: str, place: Place) -> None:
-        if place.shared:
-            with chroma_errors(f"give namespace {namespace!r} a collection of its own"):
-                state = {
-                    k: v for k, v in (self._entry(namespace) or {}).items() if k in (LAYOUT_KEY, THREADS_KEY)
-                }
-                promote(
-                    collections_of(self._client),
-                    place,
-                    metadata=self._own_metadata(namespace, state),
-                    configuration=self._configuration(),
-                    before_delete=self.note_deletion,
-                    step=min(self._max_batch, 1000),
-                )
-            self._forget_place(namespace)
-
-    def _demote(self, namespace: str, own: Any) -> None:
-        """Move a namespace from its own collection into its shared one (see ``_layout``)."""
-        meta = own.metadata or {}
-        state = {k: meta[k] for k in (LAYOUT_KEY, THREADS_KEY) if k in meta}
-        state.setdefault(LAYOUT_KEY, 1)
-        place = Place(self._bucket(namespace), namespace, shared=True)
-        demote(
-            collections_of(self._client),
-            own,
-            place,
-            state=state,
-            convert=_without_documents,
-            before_delete=self.note_deletion,
-            step=min(self._max_batch, 1000),
-        )
-        self._forget_place(namespace)
-
-    def _settle(self) -> None:
-        """On opening a store this process owns: finish interrupted moves, then move each
-        namespace that has its own collection but fewer than half the threshold's
-        memories (a store written before shared collections) into a shared one."""
-        cols = collections_of(self._client)
-        with chroma_errors(f"recover the store at {self.location}"):
-            recover_moves(
-                cols,
-                lambda ns: Place(self._bucket(ns), ns, shared=True),
-                self._demote,
-                self.note_deletion,
-            )
-        if self._layout != "shared":
-            return
-        with chroma_errors(f"list the namespaces of {self.location}"):
-            small = _own_namespaces(self._client.list_collections())
-        moved = 0
-        steps = Steps(len(small), "moving small namespaces into shared collections", "namespaces")
-        for namespace in small:
-            # One namespace Chroma cannot read (or any failure) leaves it in its own
-            # collection, unchanged, and the store opens: 'priomem check' finds it.
-            try:
-                own = self._client.get_collection(collection_name(namespace), embedding_function=None)
-                if own.count() < self._own_at // 2:
-                    if not moved:
-                        log.warning(
-                            "moving small namespaces into shared collections (once; see the README's "
-                            "'Many namespaces')"
-                        )
-                    self._demote(namespace, own)
-                    moved += 1
-            except Exception as exc:
-                log.warning("namespace %r stays in its own collection: %s", namespace, exc)
-                # Undone only while its own collection still holds it (else the shared
-                # copies are the records; the move record is finished on next open).
-                with suppress(Exception):
-                    if self._get_collection(collection_name(namespace)) is not None:
-                        undo_demote(
-                            cols, Place(self._bucket(namespace), namespace, shared=True), self.note_deletion
-                        )
-            steps.update(1)
-        if moved:
-            steps.close()
-
     @shared
     def update_metadata(
         self, namespace: str, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]
@@ -1111,7 +600,7 @@ class ChromaStore:
             if on
         ] + (["documents"] if documents else [])
         with chroma_errors(f"read namespace {namespace!r}"):
-            got = _get(
+            got = get_records(
                 place.col,
                 ids=place.chroma_ids(list(dict.fromkeys(ids))) if ids is not None else None,
                 # Prefixed ids are the namespace's own: no pm_ns clause (it costs per match).
@@ -1139,7 +628,9 @@ class ChromaStore:
                 return None
             ids, matrix = cached
         else:
-            got = _get(place.col, where=place.where(where), limit=self._own_at + 1, include=["embeddings"])
+            got = get_records(
+                place.col, where=place.where(where), limit=self._own_at + 1, include=["embeddings"]
+            )
             if len(got["ids"]) > self._own_at:
                 return None
             ids, matrix = got["ids"], got["embeddings"]
@@ -1218,7 +709,7 @@ class ChromaStore:
                 for cid, row in paired:
                     row.distance = 1.0 - sims[cid]
                 return [row for _, row in paired]
-            got = _query(place.col, vector, n, place.where(where), include)
+            got = query_records(place.col, vector, n, place.where(where), include)
         flat = {
             "ids": got["ids"][0],
             "documents": (got.get("documents") or [[]])[0],
@@ -1338,91 +829,10 @@ class ChromaStore:
                 self._lock = None
 
 
-def _own_namespaces(collections: Sequence[Any]) -> list[str]:
-    """The namespaces that have a collection of their own (whole, not a rebuild's copy)."""
-    names = []
-    for col in collections:
-        meta = getattr(col, "metadata", None) or {}
-        if (
-            col.name.startswith(NAMESPACE_PREFIX)
-            and not col.name.endswith(REBUILD_SUFFIX)
-            and Key.NAMESPACE in meta
-            and not meta.get(Key.FILLING)
-        ):
-            names.append(str(meta[Key.NAMESPACE]))
-    return names
-
-
-def _get(col: Any, *, where: Where | None, include: list[str], **kwargs: Any) -> dict[str, Any]:
-    """``col.get`` within Chroma Cloud's predicates a where clause: conditions past them
-    are checked here on what the rest match (``_records.narrow_where``), and a wide
-    ``$or`` is read in parts (``_records.split_where``); limit and offset then apply to
-    what passes."""
-    sent, rest = narrow_where(where)
-    parts = split_where(sent)
-    if len(parts) == 1 and not rest:
-        return dict(col.get(where=where, include=include, **kwargs))
-    limit = kwargs.pop("limit", None)
-    offset = kwargs.pop("offset", None) or 0
-    asked = include if not rest or "metadatas" in include else [*include, "metadatas"]
-    merged: dict[str, Any] = {"ids": [], **{k: [] for k in include}}
-    seen: set[str] = set()
-    for part in parts:
-        got = col.get(where=part, include=asked, limit=None if rest or offset else limit, **kwargs)
-        for i, cid in enumerate(got["ids"]):
-            if cid in seen or (rest and not all(matches_where(got["metadatas"][i] or {}, r) for r in rest)):
-                continue
-            seen.add(cid)
-            merged["ids"].append(cid)
-            for k in include:
-                merged[k].append(got[k][i])
-    end = None if limit is None else offset + limit
-    return {k: v[offset:end] for k, v in merged.items()}
-
-
-def _query(col: Any, vector: np.ndarray, n: int, where: Where | None, include: list[str]) -> dict[str, Any]:
-    """``col.query`` for one vector, a where clause kept within Chroma Cloud's predicates
-    as in :func:`_get`: the ``n`` nearest that pass (more are asked for when conditions
-    are checked here, since some will not pass)."""
-    sent, rest = narrow_where(where)
-    parts = split_where(sent)
-    if len(parts) == 1 and not rest:
-        return dict(col.query(query_embeddings=[vector], n_results=n, where=where, include=include))
-    keys = ["ids", *include]
-    asked = list(dict.fromkeys([*include, "distances", *(["metadatas"] if rest else [])]))
-    found: dict[str, tuple[float, dict[str, Any]]] = {}
-    for part in parts:
-        # Conditions checked here: ask for more until n pass or Chroma has no more.
-        wanted = n * 4 if rest else n
-        while True:
-            got = col.query(query_embeddings=[vector], n_results=wanted, where=part, include=asked)
-            passed = 0
-            for i, cid in enumerate(got["ids"][0]):
-                if rest and not all(matches_where(got["metadatas"][0][i] or {}, r) for r in rest):
-                    continue
-                passed += 1
-                found[cid] = (float(got["distances"][0][i]), {k: got[k][0][i] for k in keys})
-            if not rest or passed >= n or len(got["ids"][0]) < wanted:
-                break
-            wanted *= 4
-    best = sorted(found.values(), key=lambda pair: pair[0])[:n]
-    return {k: [[row[k] for _, row in best]] for k in keys}
-
-
 def _text(meta: dict[str, Any], document: str | None) -> str:
     """A record's text (removed from ``meta``): its ``TEXT_KEY``, or an older record's document."""
     text = meta.pop(TEXT_KEY, None)
     return str(text) if text is not None else (document or "")
-
-
-def _without_documents(batch: Batch) -> Batch:
-    """A rebuild's batch with each document moved into the record's ``TEXT_KEY``."""
-    ids, embeddings, documents, metadatas = batch
-    moved = [
-        {**(m or {}), TEXT_KEY: d} if d is not None and TEXT_KEY not in (m or {}) else dict(m or {})
-        for m, d in zip(metadatas, documents, strict=True)
-    ]
-    return ids, embeddings, [None] * len(ids), moved
 
 
 def persistent_client(path: Path) -> Any:
@@ -1436,7 +846,7 @@ def persistent_client(path: Path) -> Any:
 
 def collections_of(client: Any) -> Collections:
     return Collections(
-        client, META_COLLECTION, (_chromadb().errors.NotFoundError, ValueError), _without_documents
+        client, META_COLLECTION, (_chromadb().errors.NotFoundError, ValueError), without_documents
     )
 
 
