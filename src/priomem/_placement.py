@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from priomem._chroma_calls import chroma_errors
 from priomem._errors import StoreError
@@ -41,6 +38,7 @@ from priomem._records import Key
 
 if TYPE_CHECKING:
     from priomem._held import Held
+    from priomem._vector_cache import VectorCache
 
 __all__ = [
     "DIRECTORY_AFTER",
@@ -93,8 +91,7 @@ class Placement:
     _compactable: bool
     _guard: threading.RLock
     _gate: Gate
-    _sizes: dict[str, int]
-    _cache: OrderedDict[str, tuple[list[str], np.ndarray]]
+    _vector_cache: VectorCache
     location: str
 
     def _init_placement(self) -> None:
@@ -113,6 +110,8 @@ class Placement:
         self._state_changes = 0
         self._meta_col: Any | None = None
         self._threads: set[str] = set()
+        #: Estimated sizes of shared namespaces this process writes to (for promotion).
+        self._sizes: dict[str, int] = {}
 
     def _own_metadata(self, namespace: str, state: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return {
@@ -288,8 +287,7 @@ class Placement:
             self._unsure.clear()
             self._entry_reads = 0
             self._meta_col = None
-            for namespace in list(self._cache):
-                self._stale(namespace)
+            self._vector_cache.clear()
 
     def is_shared(self, namespace: str) -> bool:
         """Whether ``namespace`` lives in a shared collection now (False: its own, or none)."""
@@ -369,6 +367,25 @@ class Placement:
         return sorted(names | set(own_namespaces(collections)))
 
     # -- moves between a shared collection and an own one -------------------------------
+    def _grown(self, place: Place, written: int) -> bool:
+        """Whether a shared namespace just written has reached ``own_collection_at``."""
+        namespace = place.namespace
+        if not place.shared or not self._compactable:
+            return False
+        # Counted when first written here, then estimated (an upsert may replace a
+        # record): recounted when the estimate passes the threshold.
+        with self._guard:
+            size = self._sizes.get(namespace)
+        if size is None:
+            size = self._count(place)
+        else:
+            size += written
+            if size >= self._own_at:
+                size = self._count(place)
+        with self._guard:
+            self._sizes[namespace] = size
+        return size >= self._own_at
+
     def _promote(self, namespace: str) -> None:
         """Move a shared namespace that grew past the threshold to its own collection."""
         with self._gate.exclusive(), self._guard:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ import numpy as np
 
 from priomem import _compaction
 from priomem._chroma_calls import Where, chroma_errors, get_records, query_records
+from priomem._damage import Damage
 from priomem._errors import InvalidInputError, ModelMismatchError, StoreError
 from priomem._gate import Gate, shared
 from priomem._held import HeldWrites
@@ -44,11 +43,11 @@ from priomem._rebuild import (
     PENDING_ID,
     WRITE_BATCH,
     Collections,
-    rebuild,
     rebuild_marked,
     recover,
 )
 from priomem._records import Key
+from priomem._vector_cache import VectorCache
 
 __all__ = [
     "LAYOUT",
@@ -98,7 +97,7 @@ def _chromadb() -> Any:
     return chromadb
 
 
-class ChromaStore(HeldWrites, Placement):
+class ChromaStore(HeldWrites, Placement, Damage):
     """Namespaced record storage on any Chroma client."""
 
     def __init__(
@@ -132,13 +131,8 @@ class ChromaStore(HeldWrites, Placement):
         self._own_at = own_collection_at
         self._init_placement()
         self._init_held()
-        #: Estimated sizes of shared namespaces this process writes to (for promotion).
-        self._sizes: dict[str, int] = {}
-        #: Shared namespaces' vectors in memory (see ``_vectors``), and a count of writes
-        #: to each namespace, so that a read that raced a write is not kept.
-        self._cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
-        self._cached_bytes = 0
-        self._generation: dict[str, int] = {}
+        #: Shared namespaces' vectors in memory (see ``_vectors``).
+        self._vector_cache = VectorCache(VECTOR_CACHE_BYTES)
         #: The namespaces this process deleted records of, by shared collection.
         self._deleted_from: dict[str, set[str]] = {}
         self._guard = threading.RLock()
@@ -364,81 +358,6 @@ class ChromaStore(HeldWrites, Placement):
                 self._close_client()
             return rebuilt
 
-    # -- damage: finding it, and repairing from what Chroma still holds ---------------
-    @shared
-    def probe(self, namespace: str) -> str | None:
-        """None if Chroma can read the namespace's collection, else what it said (asked
-        twice, of the collection as it is now, so a passing hiccup is no finding)."""
-        error: str | None = None
-        for attempt in range(2):
-            try:
-                place = self._place(namespace, create=False)
-                if place is None:
-                    return None
-                col = self._client.get_collection(place.col.name, embedding_function=None)
-            except (_chromadb().errors.NotFoundError, ValueError):
-                return None
-            except StoreError as exc:
-                error = str(exc)
-                continue
-            self._forget_place(namespace)
-            try:
-                col.count()
-                col.get(limit=1, include=["documents", "metadatas"])
-                col.query(query_embeddings=[np.ones(self._dimension, np.float32)], n_results=1, include=[])
-                return None
-            except Exception as exc:  # any failure is the finding
-                error = str(exc) or type(exc).__name__
-            if attempt == 0:
-                time.sleep(0.2)
-        return error
-
-    def can_salvage(self, namespace: str) -> bool:
-        """Whether a damaged namespace can be repaired here: in an embedded store this owns,
-        a namespace with a collection of its own (a shared collection holds others too)."""
-        return self._compactable and self._get_collection(collection_name(namespace)) is not None
-
-    def salvage(self, namespace: str) -> dict[str, Any]:
-        """The records Chroma still holds of a namespace it cannot read (embedded stores)."""
-        from priomem._salvage import salvage
-
-        if self._path is None:
-            return {}
-        with self._gate.shared(), chroma_errors(f"open namespace {namespace!r}"):
-            try:
-                col = self._client.get_collection(collection_name(namespace), embedding_function=None)
-            except (_chromadb().errors.NotFoundError, ValueError):
-                return {}
-            return salvage(self._path / _compaction.DATABASE, str(col.id))
-
-    def restore(
-        self,
-        namespace: str,
-        ids: Sequence[str],
-        embeddings: np.ndarray,
-        documents: Sequence[str],
-        metadatas: Sequence[Mapping[str, Any]],
-    ) -> None:
-        """Replace a namespace's collection by a fresh one holding exactly these records
-        (crash-safe like a compaction's rebuild)."""
-        step = self._max_batch
-        batches = [
-            (list(ids[i : i + step]), embeddings[i : i + step], list(documents[i : i + step]),
-             [dict(m) for m in metadatas[i : i + step]])
-            for i in range(0, len(ids), step)
-        ]  # fmt: skip
-        with self._gate.exclusive(), self._guard:
-            self._forget_place(namespace)
-            try:
-                with chroma_errors(f"repair namespace {namespace!r}"):
-                    rebuild(collections_of(self._client), collection_name(namespace), step, batches)
-            except BaseException:
-                with suppress(Exception), chroma_errors("recover the store"):
-                    recover(collections_of(self._client))
-                raise
-            finally:
-                self._forget_place(namespace)
-
     # -- where a namespace lives (see priomem._layout) -----------------------------------
     def _collections(self) -> Collections:
         return collections_of(self._client)
@@ -521,25 +440,6 @@ class ChromaStore(HeldWrites, Placement):
                 )
         self._stale(namespace)
         return self._grown(place, len(ids))
-
-    def _grown(self, place: Place, written: int) -> bool:
-        """Whether a shared namespace just written has reached ``own_collection_at``."""
-        namespace = place.namespace
-        if not place.shared or not self._compactable:
-            return False
-        # Counted when first written here, then estimated (an upsert may replace a
-        # record): recounted when the estimate passes the threshold.
-        with self._guard:
-            size = self._sizes.get(namespace)
-        if size is None:
-            size = self._count(place)
-        else:
-            size += written
-            if size >= self._own_at:
-                size = self._count(place)
-        with self._guard:
-            self._sizes[namespace] = size
-        return size >= self._own_at
 
     @shared
     def update_metadata(
@@ -645,12 +545,9 @@ class ChromaStore(HeldWrites, Placement):
         a record, an exact search over them a few microseconds.
         """
         ns = place.namespace
-        with self._guard:
-            hit = self._cache.get(ns)
-            if hit is not None:
-                self._cache.move_to_end(ns)
-                return hit
-            generation = self._generation.get(ns, 0)
+        hit, writes = self._vector_cache.get(ns)
+        if hit is not None:
+            return hit
         got = place.col.get(where=place.where(None), limit=self._own_at + 1, include=["embeddings"])
         if len(got["ids"]) > self._own_at:
             return None
@@ -659,25 +556,12 @@ class ChromaStore(HeldWrites, Placement):
             np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), self._dimension),
         )
         if self._compactable:
-            with self._guard:
-                if self._generation.get(ns, 0) == generation:  # no write since the read began
-                    replaced = self._cache.pop(ns, None)
-                    if replaced is not None:
-                        self._cached_bytes -= replaced[1].nbytes
-                    self._cache[ns] = entry
-                    self._cached_bytes += entry[1].nbytes
-                    while self._cached_bytes > VECTOR_CACHE_BYTES and self._cache:
-                        _, (_, dropped) = self._cache.popitem(last=False)
-                        self._cached_bytes -= dropped.nbytes
+            self._vector_cache.put(ns, entry, writes)
         return entry
 
     def _stale(self, namespace: str) -> None:
         """Drop the in-memory vectors of ``namespace`` (it was written to)."""
-        with self._guard:
-            self._generation[namespace] = self._generation.get(namespace, 0) + 1
-            dropped = self._cache.pop(namespace, None)
-            if dropped is not None:
-                self._cached_bytes -= dropped[1].nbytes
+        self._vector_cache.stale(namespace)
 
     @shared
     def query(
