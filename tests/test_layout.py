@@ -20,9 +20,9 @@ from chromadb.config import Settings as ChromaSettings
 
 from priomem import HashEmbedder, Memory, MemoryEngine, Settings, StoreLockedError
 from priomem._audit import MAX_DOCUMENT
+from priomem._chroma_calls import query_records as _query
 from priomem._layout import MOVE_KIND, SHARED_PREFIX, Place, collection_name, entry_id, move_id, shared_name
 from priomem._records import MAX_PREDICATES, Key, encode, predicates, split_where
-from priomem._chroma_calls import query_records as _query
 from priomem._store import META_COLLECTION
 
 from ._chroma import ephemeral_client
