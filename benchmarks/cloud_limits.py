@@ -103,6 +103,11 @@ def workload(folder: Path, layout: str) -> None:
             reads=[f"raw.table_{i}" for i in range(10)],
             writes=["mart.orders"],
         )
+        engine.remember_many(  # many small namespaces in one call: sent together
+            {"content": f"tenant {n} note {j}", "namespace": f"tenant-{n}", "thread": "t" if j else None}
+            for n in range(400)
+            for j in range(3)
+        )
         engine.remember("Can we move the deploy to Tuesday?", thread="chat-1")
         engine.remember("Yes, Tuesday 10:00 works", thread="chat-1")
         engine.recall("orders", tags=[f"t{i}" for i in range(10)], since="7d", min_priority="low")

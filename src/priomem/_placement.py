@@ -334,7 +334,11 @@ class Placement:
             return
         place = self._place(namespace, create=True)
         assert place is not None
-        self._set_state(place, {THREADS_KEY: True})
+        batch = self._held()
+        if batch is not None and namespace in batch.entries:
+            batch.entries[namespace][THREADS_KEY] = True  # sent with its new state record
+        else:
+            self._set_state(place, {THREADS_KEY: True})
         with self._guard:
             self._threads.add(namespace)
 
