@@ -482,3 +482,28 @@ def test_namespaces_are_found_right_once_all_state_records_are_read(tmp_path: Pa
         assert [m.content for m in engine.list(namespace="fresh")] == ["a new one"]
     with MemoryEngine(store, embedder=HashEmbedder(64), settings=settings) as engine:
         assert len(engine.namespaces()) == 81 and engine._store.count("ns-77") == 32
+
+
+def test_writes_across_namespaces_from_several_threads_neither_deadlock_nor_double(tmp_path: Path) -> None:
+    import threading
+
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=Settings()) as engine:
+        errors: list[BaseException] = []
+
+        def run(items: list[dict[str, object]]) -> None:
+            try:
+                for start in range(0, len(items), 50):
+                    engine.remember_many(items[start : start + 50])
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        forward = _many(30, 3)
+        backward = list(reversed(_many(30, 3)))  # the same memories, namespaces in the other order
+        singles = [dict(item, content=f"{item['content']} (alone)") for item in _many(30, 1)]
+        threads = [threading.Thread(target=run, args=(part,)) for part in (forward, backward, singles)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(t.is_alive() for t in threads) and not errors
+        assert [engine.stats(namespace=f"ns-{n}")["count"] for n in range(30)] == [4] * 30

@@ -69,10 +69,14 @@ class EngineCore:
             # Once per namespace and process: a namespace an older priomem wrote is
             # brought to the current record layout before it is used.
             with self.ns_lock(ns):
-                if ns not in self._current:
-                    _upgrade.upgrade_namespace(self.store, ns)
-                    self._current.add(ns)
+                self.upgrade_held(ns)
         return ns
+
+    def upgrade_held(self, namespace: str) -> None:
+        """``namespace``'s upgrade (see :meth:`namespace`), for a caller holding its lock."""
+        if namespace not in self._current:
+            _upgrade.upgrade_namespace(self.store, namespace)
+            self._current.add(namespace)
 
     # -- embedding -----------------------------------------------------------------------
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:

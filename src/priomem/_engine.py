@@ -263,20 +263,19 @@ class MemoryEngine:
                 with self._core.write_locks(group[0]):
                     write(group[0])
                 continue
-            # Many small namespaces: where each is and its rules are read for all at once,
-            # and their writes are sent together (ChromaStore.batched) before their locks,
-            # taken in name order, are released.
-            with self._store.batched():
+            # Many small namespaces, under all of their locks (taken in name order): where
+            # each is and its rules are read for all at once, and their writes are sent
+            # together (ChromaStore.batched) before the locks are released.
+            with contextlib.ExitStack() as locks, self._store.batched():
+                for namespace in group:
+                    locks.enter_context(self._core.ns_lock(namespace))
                 self._store.prefetch(group)
                 self._core.pressure.prefetch(group)
                 for namespace in group:
-                    self._core.namespace(namespace)
-                with contextlib.ExitStack() as locks:
-                    for namespace in group:
-                        locks.enter_context(self._core.ns_lock(namespace))
-                    for namespace in group:
-                        write(namespace)
-                    self._store.send_held()
+                    self._core.upgrade_held(namespace)
+                for namespace in group:
+                    write(namespace)
+                self._store.send_held()
         return WriteReport(memories=tuple(m for m in results if m is not None), evicted=tuple(evicted))
 
     def _groups(self, by_namespace: Mapping[str, Sequence[int]]) -> Iterator[builtins.list[str]]:
