@@ -13,6 +13,7 @@ of one, then of the other; then one ``remember``. Ratios are size / baseline p50
     python benchmarks/many_namespaces.py --layout own --sizes 100,1000   # one collection each
     python benchmarks/many_namespaces.py --smoke                          # seconds; what CI runs
     python benchmarks/many_namespaces.py --threshold 20,250,1000         # shared vs own, by size
+    python benchmarks/many_namespaces.py --fill-compare 500              # one call a namespace vs --batch
 
 ``--threshold``: for each namespace size, one namespace of that many memories beside 200
 of 20, in a store of each layout (shared: the namespace in a shared collection, never
@@ -121,6 +122,29 @@ def measure_child(
             out[f"{side}_{op}_p50_ms"] = round(statistics.median(values) * 1000, 2)
             out[f"{side}_{op}_samples"] = len(values)
     return out
+
+
+def fill_compare(count: int, per: int, batch: int, rounds: int, root: Path, seed: int) -> dict[str, Any]:
+    """Fill fresh embedded stores with ``count`` namespaces x ``per`` memories, one
+    ``remember_many`` a namespace and ``batch`` namespaces a call, alternating."""
+    times: dict[str, list[float]] = {"one": [], "batched": []}
+    for r in range(rounds):
+        order = [("one", 1), ("batched", batch)] if r % 2 == 0 else [("batched", batch), ("one", 1)]
+        for side, size in order:
+            folder = root / f"fill-{side}-{r}"
+            times[side].append(fill_child(str(folder), count, per, "shared", seed + r, size)["fill_s"])
+            shutil.rmtree(folder, ignore_errors=True)
+    one, batched = statistics.median(times["one"]), statistics.median(times["batched"])
+    return {
+        "namespaces": count,
+        "per": per,
+        "batch": batch,
+        "one_s": times["one"],
+        "batched_s": times["batched"],
+        "one_ms_per_namespace": round(one / count * 1000, 2),
+        "batched_ms_per_namespace": round(batched / count * 1000, 2),
+        "speedup": round(one / batched, 2),
+    }
 
 
 def threshold(sizes: list[int], root: Path, queries: int) -> list[dict[str, Any]]:
@@ -318,6 +342,14 @@ def main() -> int:
         "--backends", default="embedded,server", help="embedded, server (chroma run), or both"
     )
     parser.add_argument("--layout", choices=["shared", "own"], default="shared")
+    parser.add_argument(
+        "--fill-compare",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only compare filling N namespaces one call each with --batch a call (embedded)",
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="--fill-compare rounds")
     parser.add_argument("--queries", type=int, default=200, help="recalls a side")
     parser.add_argument(
         "--threshold", default=None, help="namespace sizes: shared vs own collection (see above)"
@@ -334,6 +366,17 @@ def main() -> int:
             [[r["size"], r["shared_p50_ms"], r["own_p50_ms"], r["ratio"]] for r in found],
         )
         write_json(args.out, "many_namespaces-threshold", {"rows": found})
+        return 0
+    if args.fill_compare:
+        with tempfile.TemporaryDirectory(prefix="priomem-fill-", dir=args.tmp) as tmp:
+            got = fill_compare(args.fill_compare, args.per, args.batch, args.rounds, Path(tmp), args.seed)
+        table(
+            f"Filling {got['namespaces']:,} namespaces x {got['per']} (embedded, hash embedder, "
+            f"{args.rounds} rounds alternating)",
+            ["one call a namespace, ms/ns", f"{got['batch']} namespaces a call, ms/ns", "speed-up"],
+            [[got["one_ms_per_namespace"], got["batched_ms_per_namespace"], got["speedup"]]],
+        )
+        write_json(args.out, "many_namespaces-fill", got)
         return 0
     if args.smoke:
         args.sizes, args.per, args.queries, args.backends = "150", 3, 20, "embedded"

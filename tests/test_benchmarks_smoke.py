@@ -129,3 +129,14 @@ def test_many_namespaces_smoke_measures_memory_fill_and_ratios(tmp_path: Path) -
     assert row["namespaces"] == 150 and row["fill_s"] > 0 and row["client_peak_rss_mb"] > 0
     assert row["recall_ratio"] > 0 and row["remember_ratio"] > 0
     assert row["size_recall_samples"] == row["base_recall_samples"] == 20
+
+
+def test_many_namespaces_compares_filling_one_call_a_namespace_with_batches(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "many_namespaces.py"), "--fill-compare", "12", "--per", "2",
+         "--batch", "5", "--rounds", "2", "--out", str(tmp_path), "--tmp", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads((tmp_path / "many_namespaces-fill.json").read_text(encoding="utf-8"))
+    assert len(got["one_s"]) == len(got["batched_s"]) == 2 and got["batch"] == 5 and got["speedup"] > 0
