@@ -22,7 +22,7 @@ from priomem import HashEmbedder, Memory, MemoryEngine, Settings, StoreLockedErr
 from priomem._audit import MAX_DOCUMENT
 from priomem._chroma_calls import query_records as _query
 from priomem._layout import MOVE_KIND, SHARED_PREFIX, Place, collection_name, entry_id, move_id, shared_name
-from priomem._records import MAX_PREDICATES, Key, encode, predicates, split_where
+from priomem._records import MAX_PREDICATES, Key, encode, narrow_where, predicates, split_where
 from priomem._store import META_COLLECTION
 
 from ._chroma import ephemeral_client
@@ -507,3 +507,32 @@ def test_writes_across_namespaces_from_several_threads_neither_deadlock_nor_doub
             thread.join(timeout=120)
         assert not any(t.is_alive() for t in threads) and not errors
         assert [engine.stats(namespace=f"ns-{n}")["count"] for n in range(30)] == [4] * 30
+
+
+def test_range_conditions_on_a_shared_namespace_are_checked_here_not_by_chroma(tmp_path: Path) -> None:
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=Settings()) as engine:
+        engine.remember_many(
+            [
+                {"content": f"note {i}", "priority": "high" if i % 2 else "low", "namespace": "t"}
+                for i in range(10)
+            ]
+        )
+        col = engine._store._bucket("t")
+        sent: list[object] = []
+        read = col.get
+
+        def spy(*args: object, **kwargs: object) -> object:
+            sent.append(kwargs.get("where"))
+            return read(*args, **kwargs)
+
+        col.get = spy
+        got = engine.list(namespace="t", since="7d", min_priority="high", limit=20)
+        assert sorted(m.content for m in got) == [f"note {i}" for i in range(1, 10, 2)]
+        assert sent and not any(op in json.dumps(sent) for op in ('"$gt"', '"$gte"', '"$lt"', '"$lte"'))
+    where = {
+        "$and": [{"pm_ns": "t"}, {"$and": [{"pm_priority": {"$gte": 3}}, {"pm_tags": {"$contains": "x"}}]}]
+    }
+    assert narrow_where(where, ranges_here=True) == (
+        {"$and": [{"pm_ns": "t"}, {"pm_tags": {"$contains": "x"}}]},
+        [{"pm_priority": {"$gte": 3}}],
+    )

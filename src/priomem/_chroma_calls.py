@@ -42,12 +42,14 @@ def _translate(exc: Exception, action: str) -> StoreError:
     return StoreError(f"could not {action}: Chroma said: {text}")
 
 
-def get_records(col: Any, *, where: Where | None, include: list[str], **kwargs: Any) -> dict[str, Any]:
+def get_records(
+    col: Any, *, where: Where | None, include: list[str], ranges_here: bool = False, **kwargs: Any
+) -> dict[str, Any]:
     """``col.get`` within Chroma Cloud's predicates a where clause: conditions past them
     are checked here on what the rest match (:func:`priomem._records.narrow_where`), and a wide
     ``$or`` is read in parts (:func:`priomem._records.split_where`); limit and offset then apply to
     what passes."""
-    sent, rest = narrow_where(where)
+    sent, rest = narrow_where(where, ranges_here=ranges_here)
     parts = split_where(sent)
     if len(parts) == 1 and not rest:
         return dict(col.get(where=where, include=include, **kwargs))

@@ -365,23 +365,28 @@ def split_where(where: dict[str, Any] | None, budget: int = MAX_PREDICATES) -> l
 
 
 def narrow_where(
-    where: dict[str, Any] | None, budget: int = MAX_PREDICATES
+    where: dict[str, Any] | None, budget: int = MAX_PREDICATES, *, ranges_here: bool = False
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """``where`` as a clause of at most ``budget`` conditions for Chroma, and the
     conditions left over, to check on what it returns (:func:`matches_where`). Only a
     top-level ``$and`` sheds conditions (ranges first: they cost most in Chroma, then
-    the last ones); anything else is sent whole (``split_where`` cuts an ``$or``)."""
-    if where is None or predicates(where) <= budget or not ("$and" in where and len(where) == 1):
+    the last ones); anything else is sent whole (``split_where`` cuts an ``$or``).
+    ``ranges_here``: every range condition is left over (what the rest selects is small)."""
+    if where is None or not ("$and" in where and len(where) == 1):
         return where, []
-    parts = list(where["$and"])
+    parts = _conjuncts(where)
     ranged = [p for p in parts if _is_range(p)]
+    if predicates(where) <= budget and not (ranges_here and ranged):
+        return where, []
     order = [p for p in parts if not _is_range(p)] + ranged
     kept: list[dict[str, Any]] = []
     rest: list[dict[str, Any]] = []
     used = 0
     for part in order:
         size = predicates(part)
-        if used + size <= budget and ("$or" not in part or used + size <= budget):
+        if ranges_here and _is_range(part):
+            rest.append(part)
+        elif used + size <= budget:
             kept.append(part)
             used += size
         else:
@@ -389,6 +394,14 @@ def narrow_where(
     if not kept:
         return where, []
     return _joined("$and", kept), rest
+
+
+def _conjuncts(where: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conditions of an ``$and``, those of an ``$and`` inside it included (a
+    namespace clause wraps the filter's own ``$and``)."""
+    if not ("$and" in where and len(where) == 1):
+        return [where]
+    return [c for part in where["$and"] for c in _conjuncts(part)]
 
 
 def _is_range(clause: Mapping[str, Any]) -> bool:

@@ -508,6 +508,7 @@ class ChromaStore(HeldWrites, Placement, Damage):
                 limit=limit,
                 offset=offset,
                 include=include,
+                ranges_here=self._ranges_here(place),
             )
         if not embeddings:
             got = {**got, "embeddings": None}
@@ -515,6 +516,13 @@ class ChromaStore(HeldWrites, Placement, Damage):
 
     def ids(self, namespace: str, where: Where | None = None, limit: int | None = None) -> list[str]:
         return [r.id for r in self.get(namespace, where=where, limit=limit, documents=False, metadatas=False)]
+
+    def _ranges_here(self, place: Place) -> bool:
+        """Whether a read checks range conditions (priority, time, expiry) itself: in a
+        shared namespace of a store this process owns (at most about ``own_collection_at``
+        records, moved past it), where embedded Chroma would weigh a range clause against
+        every record of the store, and the namespace clause selects only its own."""
+        return place.shared and self._compactable
 
     def _exact(
         self, place: Place, vector: np.ndarray, n: int, where: Where | None
@@ -529,7 +537,11 @@ class ChromaStore(HeldWrites, Placement, Damage):
             ids, matrix = cached
         else:
             got = get_records(
-                place.col, where=place.where(where), limit=self._own_at + 1, include=["embeddings"]
+                place.col,
+                where=place.where(where),
+                limit=self._own_at + 1,
+                include=["embeddings"],
+                ranges_here=self._ranges_here(place),
             )
             if len(got["ids"]) > self._own_at:
                 return None
