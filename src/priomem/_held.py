@@ -89,7 +89,6 @@ class HeldWrites:
     _places: dict[str, Place]
     _states: dict[str, dict[str, Any]]
     _sizes: dict[str, int]
-    _state_changes: int
 
     def _init_held(self) -> None:
         #: This thread's writes held back to be sent together (see ``batched``).
@@ -170,7 +169,6 @@ class HeldWrites:
                 chunk = names[start : start + self._max_batch]
                 write_entries(self._meta(), {ns: entries[ns] for ns in chunk})
         with self._guard:
-            self._state_changes += 1
             for namespace in entries:
                 self._unsettle(namespace)
                 self._places[namespace] = places[namespace]

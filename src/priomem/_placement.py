@@ -156,7 +156,7 @@ class Placement:
                 if entry is not None and changes == self._state_changes:
                     self._states[namespace] = entry
                 self._entry_reads += 1
-                load = not self._directory and self._entry_reads == DIRECTORY_AFTER
+                load = not self._directory and self._entry_reads % DIRECTORY_AFTER == 0  # again if raced
             if load:
                 self._load_directory()
         return dict(entry) if entry is not None else None
