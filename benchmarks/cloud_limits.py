@@ -28,7 +28,9 @@ from priomem import HashEmbedder, MemoryEngine, Settings
 
 HERE = Path(__file__).resolve().parent
 #: Chroma Cloud's published quotas (docs.trychroma.com, "Quotas & Limits").
-LIMITS = {"keys": 32, "value": 4096, "document": 16384, "predicates": 8, "batch": 300, "id": 128, "name": 128}
+LIMITS = {
+    "keys": 32, "key": 36, "value": 4096, "document": 16384, "predicates": 8, "batch": 300, "id": 128, "name": 128,
+}  # fmt: skip
 
 
 class Recorder:
@@ -63,6 +65,7 @@ class Recorder:
                 for meta in kwargs.get("metadatas") or []:
                     recorder.check("keys", len(meta or {}), name)
                     for key, value in (meta or {}).items():
+                        recorder.check("key", len(key.encode()), name)
                         size = (
                             len(json.dumps(value).encode())
                             if isinstance(value, list)
@@ -96,13 +99,23 @@ def workload(folder: Path, layout: str) -> None:
         engine.remember_many(
             {"content": f"orders ETL run {i} finished", "tags": ["etl"]} for i in range(1000)
         )
-        engine.remember(
+        big = engine.remember(
             "The nightly reconciliation of refunds against the ledger. " * 200,
             tags=[f"t{i}" for i in range(20)],
             metadata={f"k{i}": "v" * 100 for i in range(20)},
             reads=[f"raw.table_{i}" for i in range(10)],
             writes=["mart.orders"],
         )
+        # The largest memory priomem accepts: 100,000 characters of several bytes each, 64
+        # metadata keys of 64 characters holding 8,192 characters each.
+        widest = engine.remember(
+            ("Zürich 東京 データ 🙂 " * 7000)[:100_000],
+            metadata={f"{i:02d}" + "k" * 62: "é" * 8192 for i in range(64)},
+            tags=[f"tag{i}" for i in range(64)],
+        )
+        engine.set_priority(widest.id, "critical")  # rewrites the record whole
+        engine.set_priority(big.id, "high")
+        engine.recall("Zürich データ")  # reads it back, and counts the use in place
         engine.remember_many(  # many small namespaces in one call: sent together
             {"content": f"tenant {n} note {j}", "namespace": f"tenant-{n}", "thread": "t" if j else None}
             for n in range(400)
@@ -119,6 +132,7 @@ def workload(folder: Path, layout: str) -> None:
         engine.remember_many({"content": f"status {i}", "priority": "high"} for i in range(30))
         engine.consolidate(min_similarity=0.5)
         engine.stats()
+        engine.forget([widest.id])
 
 
 def main() -> int:

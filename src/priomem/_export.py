@@ -38,6 +38,7 @@ from priomem._validation import (
     validate_ids,
     validate_metadata,
     validate_namespace,
+    validate_stored_lists,
     validate_tags,
     validate_thread,
 )
@@ -155,7 +156,7 @@ def _memory(record: Mapping[str, Any], line: int, namespace_override: str | None
         content = validate_content(record["content"], max_chars, field=f"{where}.content")
         thread = validate_thread(record.get("thread"), field=f"{where}.thread")
         ttl = record.get("ttl_seconds")
-        return Memory(
+        memory = Memory(
             id=validate_id(record["id"], field=f"{where}.id"),
             content=content,
             priority=Priority.parse(record.get("priority", "MEDIUM"), field=f"{where}.priority"),
@@ -179,6 +180,8 @@ def _memory(record: Mapping[str, Any], line: int, namespace_override: str | None
             reads=validate_datasets(record.get("reads") or (), f"{where}.reads"),
             writes=validate_datasets(record.get("writes") or (), f"{where}.writes"),
         )
+        validate_stored_lists(memory.tags, memory.refs, memory.reads, memory.writes, prefix=f"{where}.")
+        return memory
     except KeyError as exc:
         raise FormatError(
             f"{where}: the field {exc.args[0]!r} is missing; is this a priomem export?"

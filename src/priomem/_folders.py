@@ -13,6 +13,7 @@ from priomem import _compaction
 from priomem._errors import StoreError
 from priomem._lock import StoreLock
 from priomem._rebuild import PENDING_ID, WRITE_BATCH, mark_all, rebuild_marked, recover
+from priomem._spill import SPILL_COLLECTION
 from priomem._store import (
     NAMESPACE_PREFIX,
     SHARED_PREFIX,
@@ -58,6 +59,7 @@ def purge_folder(path: Path, *, everything: bool = False) -> list[str]:
             if everything:
                 mark_all(collections_of(client), NAMESPACE_PREFIX)
                 mark_all(collections_of(client), SHARED_PREFIX)
+                mark_all(collections_of(client), SPILL_COLLECTION)
             rebuilt = rebuild_marked(
                 collections_of(client), min(int(client.get_max_batch_size()), WRITE_BATCH)
             )

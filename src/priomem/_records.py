@@ -24,6 +24,7 @@ Layout of a record's metadata (all flat, as Chroma requires):
 | ``pm_prev`` / ``pm_prev2`` | ids of the turns of its thread just before it (conversational context, see ``_context``) |
 | ``pm_text`` | the content |
 | ``pm_ns`` / ``pm_id`` | in a shared collection (``_layout``): the namespace / an id too long to prefix |
+| ``pm_spill`` | what did not fit in the record is in spill records (``_spill``): their token and count |
 | ``m.<key>`` | the caller's metadata |
 
 The content is in ``pm_text`` (see ``priomem._store``: Chroma gets no document, so its
@@ -32,6 +33,7 @@ full-text index keeps no copy of a forgotten text).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,6 +45,7 @@ from priomem._models import SCHEMA_VERSION, Memory
 from priomem._priority import Priority
 
 __all__ = [
+    "MAX_VALUE_BYTES",
     "NEVER",
     "RENEWED_KEY",
     "Key",
@@ -70,6 +73,7 @@ __all__ = [
     "predicates",
     "split_where",
     "thread_slot",
+    "value_size",
 ]
 
 
@@ -108,6 +112,7 @@ class Key:
     #: in a shared collection: the record's namespace, and its id when too long for a prefix
     NS = "pm_ns"
     ID = "pm_id"
+    SPILL = "pm_spill"
     # a namespace's collection
     NAMESPACE = "pm_namespace"
     MODEL = "pm_model"
@@ -120,6 +125,8 @@ class Key:
     #: an own collection still being filled by a move (see ``_layout``); a shared one
     FILLING = "pm_filling"
     SHARED = "pm_shared"
+    #: the spill collection's (``_spill``): its metadata may not be empty
+    KIND = "pm_kind"
 
 
 #: ``pm_expires`` of a memory that never expires (Chroma metadata cannot hold None).
@@ -197,7 +204,7 @@ def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
         Key.TTL: memory.ttl.total_seconds() if memory.ttl else 0.0,
     }
     if terms:
-        meta[Key.TERMS] = keyed(term_key(memory.namespace), terms)
+        meta[Key.TERMS] = _fitted(keyed(term_key(memory.namespace), terms))
     if memory.thread is not None:
         meta[Key.THREAD] = memory.thread
         meta[Key.TSLOT] = thread_slot(memory.namespace, memory.thread, epoch(memory.created_at))
@@ -216,6 +223,32 @@ def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
     for key, value in memory.metadata.items():
         meta[USER_PREFIX + key] = value
     return memory.content, meta
+
+
+#: Most bytes of a metadata value (Chroma Cloud's limit; a list counts as its JSON).
+MAX_VALUE_BYTES = 4096
+
+
+def value_size(value: Any) -> int:
+    """A metadata value's size in bytes as counted here: a string's UTF-8, a list's JSON."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    if isinstance(value, list):
+        return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    return len(str(value))
+
+
+def _fitted(keyed_terms: list[str]) -> list[str]:
+    """Stored terms within ``MAX_VALUE_BYTES`` (the longest kept, as ``terms_of`` keeps)."""
+    if value_size(keyed_terms) <= MAX_VALUE_BYTES:
+        return keyed_terms
+    kept, used = [], 0
+    for term in sorted(keyed_terms, key=lambda t: (-len(t), t)):
+        cost = value_size(term) + 4  # its quotes and ", "
+        if used + cost <= MAX_VALUE_BYTES:
+            kept.append(term)
+            used += cost
+    return sorted(kept)
 
 
 def decode(record_id: str, document: str, meta: dict[str, Any], namespace: str) -> Memory:

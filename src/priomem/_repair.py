@@ -64,7 +64,8 @@ def _text(record: Salvaged) -> str | None:
 
 def _fits(record: Salvaged, namespace: str) -> bool:
     text = _text(record)
-    if text is None or Key.V not in record.metadata:
+    # A record that spilled some keys (priomem._spill) may not hold pm_v itself.
+    if text is None or not (Key.V in record.metadata or Key.SPILL in record.metadata):
         return False
     for value in record.metadata.values():
         if isinstance(value, list) and len(value) > MAX_LIST:

@@ -20,6 +20,7 @@ from priomem._validation import (
     validate_ids,
     validate_metadata,
     validate_namespace,
+    validate_stored_lists,
     validate_tags,
     validate_thread,
 )
@@ -79,7 +80,7 @@ def prepare_item(
     """One request, validated (raises a :class:`PriomemError` naming the field)."""
     text = validate_content(content, settings.max_content_chars)
     thread_id = validate_thread(thread)
-    return Item(
+    item = Item(
         content=text,
         priority=Priority.parse(priority),
         namespace=validate_namespace(settings.default_namespace if namespace is None else namespace),
@@ -93,6 +94,8 @@ def prepare_item(
         reads=validate_datasets(reads, "reads"),
         writes=validate_datasets(writes, "writes"),
     )
+    validate_stored_lists(item.tags, item.refs, item.reads, item.writes)
+    return item
 
 
 def prepare_items(settings: Settings, items: Iterable[Mapping[str, Any]]) -> list[Item]:

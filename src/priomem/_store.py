@@ -6,7 +6,8 @@ memories has a collection of its own (``pmns-<hash>``, the namespace in its meta
 its recall never pays for the size of the others. ``layout="own"`` gives every namespace
 its own collection from the start (for a Chroma that offers that cheaply). A small
 collection ``priomem-meta`` records the embedding model and dimension of the store, the
-state of each shared namespace and the store's own bookkeeping.
+state of each shared namespace and the store's own bookkeeping; ``priomem-spill`` holds
+what does not fit in a record within Chroma Cloud's quotas (:mod:`priomem._spill`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from priomem._rebuild import (
     recover,
 )
 from priomem._records import Key
+from priomem._spill import IN_PLACE, SPILL, SPILL_COLLECTION, Spills, fit, part_ids
 from priomem._vector_cache import VectorCache
 
 __all__ = [
@@ -97,7 +99,7 @@ def _chromadb() -> Any:
     return chromadb
 
 
-class ChromaStore(HeldWrites, Placement, Damage):
+class ChromaStore(HeldWrites, Placement, Damage, Spills):
     """Namespaced record storage on any Chroma client."""
 
     def __init__(
@@ -131,6 +133,7 @@ class ChromaStore(HeldWrites, Placement, Damage):
         self._own_at = own_collection_at
         self._init_placement()
         self._init_held()
+        self._init_spills()
         #: Shared namespaces' vectors in memory (see ``_vectors``).
         self._vector_cache = VectorCache(VECTOR_CACHE_BYTES)
         #: The namespaces this process deleted records of, by shared collection.
@@ -317,6 +320,11 @@ class ChromaStore(HeldWrites, Placement, Damage):
             return []
         return self._compact_now(reopen=True)
 
+    def _forget_places(self) -> None:
+        super()._forget_places()
+        self._spill_col = None
+        self._no_spills = False
+
     def _label(self, name: str) -> str:
         """A shared collection as compaction's progress names it: with the namespaces
         this process deleted records of in it."""
@@ -342,6 +350,8 @@ class ChromaStore(HeldWrites, Placement, Damage):
             # A shared collection's rebuild: the namespaces deleted from in it (this process).
             named: list[str] = []
             for name in rebuilt:
+                if name == SPILL_COLLECTION:
+                    continue
                 named += (
                     sorted(self._deleted_from.pop(name, set())) if name.startswith(SHARED_PREFIX) else [name]
                 )
@@ -378,6 +388,7 @@ class ChromaStore(HeldWrites, Placement, Damage):
             self._threads.discard(namespace)
         if place is None:
             return
+        self._spill_forget(namespace, None)
         with chroma_errors(f"delete namespace {namespace!r}"):
             if place.shared:
                 ids = place.col.get(where=place.where(None), include=[])["ids"]
@@ -422,22 +433,31 @@ class ChromaStore(HeldWrites, Placement, Damage):
         stamped = [
             place.stamp(rid, {**m, TEXT_KEY: d}) for rid, m, d in zip(ids, metadatas, documents, strict=True)
         ]
+        # What does not fit in a record is written beside it first (priomem._spill).
+        stamped, parts = self._spill_out(namespace, ids, stamped)
         batch = self._held()
-        if batch is not None and place.shared:
+        if batch is not None and place.shared and not parts:
             if batch.fits(namespace, len(ids), self._max_batch):
                 batch.add(place, place.chroma_ids(list(ids)), np.asarray(embeddings), stamped)
                 return False
             self.send_held()  # what it holds first (a new namespace's state record)
+        if batch is not None:
+            self.send_held()
         self._stale(namespace)
         step = self._max_batch
-        with chroma_errors(f"write to namespace {namespace!r}"):
-            for start in range(0, len(ids), step):
-                end = start + step
-                place.col.upsert(
-                    ids=place.chroma_ids(list(ids[start:end])),
-                    embeddings=embeddings[start:end],
-                    metadatas=stamped[start:end],
-                )
+        try:
+            with chroma_errors(f"write to namespace {namespace!r}"):
+                for start in range(0, len(ids), step):
+                    end = start + step
+                    place.col.upsert(
+                        ids=place.chroma_ids(list(ids[start:end])),
+                        embeddings=embeddings[start:end],
+                        metadatas=stamped[start:end],
+                    )
+        except BaseException:
+            with suppress(Exception):  # nothing names them (a kill here leaves them: _spill)
+                self._spill_delete(parts)
+            raise
         self._stale(namespace)
         return self._grown(place, len(ids))
 
@@ -445,11 +465,21 @@ class ChromaStore(HeldWrites, Placement, Damage):
     def update_metadata(
         self, namespace: str, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]
     ) -> None:
-        """Merge ``metadatas`` into existing records (missing ids are ignored by Chroma)."""
+        """Merge ``metadatas`` into existing records (a None value removes its key; missing
+        ids are ignored). Changes of a memory's use and expiry only are set in place;
+        others read the records first, to keep them within a record's quotas (``_spill``)."""
         place = self._place(namespace, create=False)
         if place is None or not ids:
             return
+        stale: list[str] = []
+        if not all(set(m) <= IN_PLACE for m in metadatas):
+            ids, metadatas, stale = self._refit(place, ids, metadatas)
+        self._update(place, ids, metadatas)
         with chroma_errors(f"update namespace {namespace!r}"):
+            self._spill_delete(stale)
+
+    def _update(self, place: Place, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
+        with chroma_errors(f"update namespace {place.namespace!r}"):
             for start in range(0, len(ids), self._max_batch):
                 end = start + self._max_batch
                 place.col.update(
@@ -457,14 +487,52 @@ class ChromaStore(HeldWrites, Placement, Damage):
                     metadatas=[dict(m) for m in metadatas[start:end]],
                 )
 
+    def _refit(
+        self, place: Place, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[str], list[Mapping[str, Any]], list[str]]:
+        """The updates to send for ``metadatas``, and the spill records to delete once they
+        are sent: a record that still fits whole gets its change as it is; one that does
+        not (or did not) is rewritten whole, spilled anew (its new spill records written
+        here, first)."""
+        namespace = place.namespace
+        cids = place.chroma_ids(list(ids))
+        stored: dict[str, dict[str, Any]] = {}
+        with chroma_errors(f"update namespace {namespace!r}"):
+            for start in range(0, len(cids), self._max_batch):
+                got = place.col.get(ids=cids[start : start + self._max_batch], include=["metadatas"])
+                stored.update(zip(got["ids"], (dict(m or {}) for m in got["metadatas"] or []), strict=False))
+        out_ids: list[str] = []
+        out: list[Mapping[str, Any]] = []
+        stale: list[str] = []
+        for rid, cid, change in zip(ids, cids, metadatas, strict=True):
+            old = stored.get(cid)
+            if old is None:
+                continue  # gone: Chroma would ignore it
+            merged = {k: v for k, v in {**old, **change}.items() if v is not None}
+            if SPILL not in old and not fit(merged)[1]:
+                out_ids.append(rid)
+                out.append(change)
+                continue
+            whole = [dict(old)]
+            self._spill_in(namespace, [rid], whole)
+            new = {k: v for k, v in {**whole[0], **change}.items() if v is not None}
+            (main,), _ = self._spill_out(namespace, [rid], [new])
+            out_ids.append(rid)
+            out.append({**{k: None for k in old if k not in main}, **main})
+            if SPILL in old:
+                stale += part_ids(namespace, rid, old[SPILL])
+        return out_ids, out, stale
+
     def _rows(self, place: Place, got: Mapping[str, Any], *, documents: bool, metadatas: bool) -> list[Row]:
         docs = got.get("documents") or []
-        metas = got.get("metadatas") or []
         embs = got.get("embeddings")
+        metas = [dict(m or {}) for m in got.get("metadatas") or []] or [{} for _ in got["ids"]]
+        rids = [place.record_id(cid, meta) for cid, meta in zip(got["ids"], metas, strict=True)]
+        if documents or metadatas:
+            self._spill_in(place.namespace, rids, metas)
         rows = []
-        for i, cid in enumerate(got["ids"]):
-            meta = dict(metas[i] or {}) if metas else {}
-            rid = place.record_id(cid, meta)
+        for i, rid in enumerate(rids):
+            meta = metas[i]
             text = _text(meta, docs[i] if docs else None)
             rows.append(
                 Row(
@@ -660,6 +728,7 @@ class ChromaStore(HeldWrites, Placement, Damage):
         place = self._place(namespace, create=False)
         if place is None or not ids:
             return
+        self._spill_forget(namespace, ids)  # first: a kill after leaves no text behind
         self.note_deletion(place.col.name)
         self._stale(namespace)
         if place.shared:

@@ -14,6 +14,7 @@ from typing import Any
 
 from priomem._errors import InvalidInputError, WrongTypeError
 from priomem._models import MetadataValue
+from priomem._records import MAX_VALUE_BYTES, value_size
 
 __all__ = [
     "MAX_DATASETS",
@@ -27,6 +28,7 @@ __all__ = [
     "validate_k",
     "validate_metadata",
     "validate_namespace",
+    "validate_stored_lists",
     "validate_tags",
     "validate_thread",
 ]
@@ -246,6 +248,29 @@ def validate_ids(value: Any, field: str = "ids", max_count: int | None = None) -
             field=field,
         )
     return ids
+
+
+def validate_stored_lists(
+    tags: tuple[str, ...],
+    refs: tuple[str, ...],
+    reads: tuple[str, ...],
+    writes: tuple[str, ...],
+    prefix: str = "",
+) -> None:
+    """Each list a record stores and filters by fits one metadata value (4,096 bytes as
+    JSON: Chroma Cloud's limit); reads and writes are also stored together."""
+    for field, values in (
+        ("tags", tags),
+        ("refs", refs),
+        ("reads and writes", tuple(dict.fromkeys(reads + writes))),
+    ):
+        size = value_size(list(values))
+        if size > MAX_VALUE_BYTES:
+            raise InvalidInputError(
+                f"{prefix}{field}: {size:,} bytes together is over the {MAX_VALUE_BYTES:,} a stored list "
+                "can hold; name fewer or shorter ones.",
+                field=prefix + field.split()[0],
+            )
 
 
 def validate_dataset(value: Any, field: str = "dataset") -> str:
