@@ -15,7 +15,6 @@ from priomem import HashEmbedder, InvalidInputError, MemoryEngine, Settings
 from priomem._records import Key, value_size
 from priomem._spill import MAX_KEY_BYTES, MAX_KEYS, MAX_VALUE, PINNED, SPILL_COLLECTION, fit, join
 
-from ._chroma import ephemeral_client
 from .reliability._residue import files_holding
 
 LAYOUTS = ["shared", "own"]
@@ -84,7 +83,9 @@ def test_a_memory_past_every_quota_reads_back_whole_everywhere(tmp_path: Path, l
         # A change that rewrites the record (its priority) keeps it whole, spills anew and
         # leaves no spill records of the old version.
         changed = engine.set_priority(made.id, "critical", namespace="t")
-        assert engine.get(made.id, namespace="t") == changed and changed.content == LONG
+        stored = engine.get(made.id, namespace="t")
+        assert stored is not None and changed.content == stored.content == LONG
+        assert stored.priority.name == "CRITICAL" and stored.metadata == made.metadata == WIDE
         spilled = _records_within_quotas(_raw(store))
         again = engine.remember(LONG, metadata=WIDE, tags=["finance"], namespace="t", priority="critical")
         assert again.id == made.id and engine.get(made.id, namespace="t").content == LONG  # type: ignore[union-attr]
@@ -97,8 +98,8 @@ def test_a_memory_past_every_quota_reads_back_whole_everywhere(tmp_path: Path, l
     assert files_holding(store, ["closing-marker-qx", "value 7 "]) == {}
 
 
-def test_forget_by_filter_and_dropping_a_namespace_delete_what_was_spilled() -> None:
-    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
+def test_forget_by_filter_and_dropping_a_namespace_delete_what_was_spilled(chroma_client: Any) -> None:
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=Settings()) as engine:
         for n in range(3):
             engine.remember(LONG + f" copy {n}", tags=["big"], namespace="a")
             engine.remember(LONG + f" copy {n}", namespace="b")
@@ -112,10 +113,12 @@ def test_forget_by_filter_and_dropping_a_namespace_delete_what_was_spilled() -> 
         assert spill.count() == 0
 
 
-def test_a_write_that_fails_leaves_no_spill_records(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_that_fails_leaves_no_spill_records(
+    monkeypatch: pytest.MonkeyPatch, chroma_client: Any
+) -> None:
     from chromadb.api.models.Collection import Collection
 
-    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=Settings()) as engine:
         engine.remember("warm up the namespace", namespace="f")
         upsert = Collection.upsert
 
@@ -132,13 +135,13 @@ def test_a_write_that_fails_leaves_no_spill_records(monkeypatch: pytest.MonkeyPa
         assert [m.content for m in engine.list(namespace="f")] == ["warm up the namespace"]
 
 
-def test_a_batch_across_namespaces_with_long_memories_stores_them_whole() -> None:
+def test_a_batch_across_namespaces_with_long_memories_stores_them_whole(chroma_client: Any) -> None:
     # Every fifth item is long: its records are written at once, the others held and sent together.
     items = [
         {"content": (LONG[:20_000] if i % 5 == 0 else f"note {i}") + f" #{i}", "namespace": f"n{i % 20}"}
         for i in range(40)
     ]
-    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=Settings()) as engine:
         made = engine.remember_many(items)
         for item, memory in zip(items, made, strict=True):
             assert engine.get(memory.id, namespace=item["namespace"]).content == item["content"]  # type: ignore[union-attr]
@@ -147,10 +150,10 @@ def test_a_batch_across_namespaces_with_long_memories_stores_them_whole() -> Non
 
 def test_export_and_import_carry_long_memories_whole(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
+    with MemoryEngine(tmp_path / "a", embedder=HashEmbedder(64), settings=Settings()) as engine:
         made = engine.remember(LONG, metadata=WIDE, namespace="x")
         engine.export(out)
-    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
+    with MemoryEngine(tmp_path / "b", embedder=HashEmbedder(64), settings=Settings()) as engine:
         engine.import_(out)
         assert engine.get(made.id, namespace="x") == made
     assert json.loads(out.read_text().splitlines()[-1])["content"] == LONG
@@ -163,8 +166,10 @@ def test_export_and_import_carry_long_memories_whole(tmp_path: Path) -> None:
         ("reads", [f"raw.table_{i:02d}_" + "r" * 200 for i in range(20)]),
     ],
 )
-def test_a_list_too_large_for_one_stored_value_is_refused(field: str, value: list[str]) -> None:
-    with MemoryEngine(client=ephemeral_client(), embedder=HashEmbedder(64), settings=Settings()) as engine:
+def test_a_list_too_large_for_one_stored_value_is_refused(
+    field: str, value: list[str], chroma_client: Any
+) -> None:
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=Settings()) as engine:
         with pytest.raises(InvalidInputError, match="a stored list can hold; name fewer or shorter"):
             engine.remember("a note", **{field: value})  # type: ignore[arg-type]
         assert engine.list() == []

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from priomem._vector_cache import VectorCache
+from priomem._vector_cache import Kept, VectorCache
 
 
-def _vectors(count: int) -> tuple[list[str], np.ndarray]:
-    return [f"id{i}" for i in range(count)], np.ones((count, 4), np.float32)
+def _vectors(count: int, metas: bool = False) -> Kept:
+    ids = [f"id{i}" for i in range(count)]
+    return Kept(ids, np.ones((count, 4), np.float32), [{"pm_access": 0} for _ in ids] if metas else None)
 
 
 def test_a_read_that_raced_a_write_is_not_kept() -> None:
@@ -24,7 +25,7 @@ def test_a_read_that_raced_a_write_is_not_kept() -> None:
 
 
 def test_the_least_recently_used_go_first_past_the_budget() -> None:
-    one = _vectors(8)[1].nbytes  # 128 bytes a namespace
+    one = _vectors(8).nbytes
     cache = VectorCache(3 * one)
     for name in "abc":
         cache.put(name, _vectors(8), cache.get(name)[1])
@@ -41,3 +42,19 @@ def test_clear_drops_everything_and_any_read_under_way() -> None:
     assert cache.get("a")[0] is None
     cache.put("a", _vectors(2), writes)  # read before the clear: not kept
     assert cache.get("a")[0] is None
+
+
+def test_a_patch_changes_what_is_kept_and_turns_away_a_read_under_way() -> None:
+    cache = VectorCache(1 << 20)
+    cache.put("a", _vectors(3, metas=True), 0)
+    _, writes = cache.get("b")
+    cache.patch("a", ["id1", "gone"], [{"pm_access": 4, "pm_x": None}, {"pm_access": 9}])
+    kept = cache.get("a")[0]
+    assert kept is not None and kept.metas == [{"pm_access": 0}, {"pm_access": 4}, {"pm_access": 0}]
+    cache.patch("b", ["id0"], [{"pm_access": 1}])  # b is read meanwhile: not kept
+    cache.put("b", _vectors(3, metas=True), writes)
+    assert cache.get("b")[0] is None
+
+
+def test_kept_metadata_counts_against_the_budget() -> None:
+    assert _vectors(8, metas=True).nbytes > _vectors(8).nbytes
