@@ -67,7 +67,7 @@ class Recorder:
                     for key, value in (meta or {}).items():
                         recorder.check("key", len(key.encode()), name)
                         size = (
-                            len(json.dumps(value).encode())
+                            len(json.dumps(value, ensure_ascii=False).encode())
                             if isinstance(value, list)
                             else len(str(value).encode())
                         )

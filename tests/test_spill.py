@@ -12,8 +12,10 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from priomem import HashEmbedder, InvalidInputError, MemoryEngine, Settings
+from priomem._consolidate import merged_memory
 from priomem._records import Key, value_size
 from priomem._spill import MAX_KEY_BYTES, MAX_KEYS, MAX_VALUE, PINNED, SPILL_COLLECTION, fit, join
+from priomem._timeparse import utcnow
 
 from .reliability._residue import files_holding
 
@@ -173,3 +175,75 @@ def test_a_list_too_large_for_one_stored_value_is_refused(
         with pytest.raises(InvalidInputError, match="a stored list can hold; name fewer or shorter"):
             engine.remember("a note", **{field: value})  # type: ignore[arg-type]
         assert engine.list() == []
+
+
+def test_a_read_that_races_a_rewrite_reads_the_new_version(tmp_path: Path) -> None:
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=Settings()) as engine:
+        made = engine.remember(LONG, metadata=WIDE, namespace="t")
+        store = engine._store
+        place = store._place("t", create=False)
+        assert place is not None
+        (cid,) = place.chroma_ids([made.id])
+        before = dict(place.col.get(ids=[cid], include=["metadatas"])["metadatas"][0])
+        place.record_id(cid, before)
+        engine.set_priority(made.id, "high", namespace="t")  # its old spill records are deleted
+        metas = [dict(before)]
+
+        def reread(_: int) -> dict[str, Any]:
+            fresh = dict(place.col.get(ids=[cid], include=["metadatas"])["metadatas"][0])
+            place.record_id(cid, fresh)
+            return fresh
+
+        store._spill_in("t", [made.id], metas, reread)
+        assert metas[0][Key.TEXT] == LONG and metas[0][Key.PRIORITY] == 3
+
+
+def test_writing_over_a_long_memory_leaves_none_of_its_old_spill_records(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    store = tmp_path / "s"
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=Settings()) as engine:
+        made = engine.remember(LONG, namespace="t")
+        engine.export(out)
+    redacted = [json.loads(line) for line in out.read_text().splitlines()]
+    for record in redacted:
+        if record.get("id") == made.id:
+            record["content"] = "redacted"
+    out.write_text("".join(json.dumps(r) + "\n" for r in redacted))
+    with MemoryEngine(store, embedder=HashEmbedder(64), settings=Settings()) as engine:
+        engine.import_(out)
+        assert engine.get(made.id, namespace="t").content == "redacted"  # type: ignore[union-attr]
+        assert _records_within_quotas(engine._store._client) == 0
+    assert files_holding(store, ["closing-marker-qx"]) == {}
+
+
+def test_check_repair_deletes_spill_records_a_killed_write_left(tmp_path: Path) -> None:
+    with MemoryEngine(tmp_path / "s", embedder=HashEmbedder(64), settings=Settings()) as engine:
+        kept = engine.remember(LONG, namespace="t")
+        # A kill after the spill records of a memory, before its record: only those are written.
+        engine._store._spill_out("t", ["01NEVERWRITTEN0000000000AB"], [{Key.TEXT: LONG + " lost"}])
+        spill = engine._store._client.get_collection(SPILL_COLLECTION)
+        before = spill.count()
+        engine.check(repair=True)
+        assert 0 < spill.count() < before
+        assert engine.get(kept.id, namespace="t").content == LONG  # type: ignore[union-attr]
+
+
+def test_a_record_keeps_room_for_the_keys_a_move_or_reinforcement_adds() -> None:
+    meta: dict[str, Any] = {Key.TEXT: "x", **{f"m.k{i:02d}": i for i in range(40)}}
+    main, _ = fit(meta)
+    assert len(main) + 3 + 1 <= MAX_KEYS  # pm_renewed, pm_ns, pm_id and the pointer
+    long_subject = {Key.TEXT: "x", "m.subject": "é" * 8000}
+    main, spilled = fit(long_subject)
+    assert "m.subject" in spilled and join(main, spilled) == long_subject
+
+
+def test_reinforcing_past_a_stored_list_is_refused_and_consolidation_trims(chroma_client: Any) -> None:
+    tags = [f"t{i:02d}-" + "x" * 59 for i in range(64)]  # 64 characters each: 4,350 bytes together
+    with MemoryEngine(client=chroma_client, embedder=HashEmbedder(64), settings=Settings()) as engine:
+        first = engine.remember("the same note", tags=tags[:40])
+        with pytest.raises(InvalidInputError, match="reinforcing memory"):
+            engine.remember("the same note", tags=tags[40:])
+        assert engine.list()[0].tags == first.tags
+        other = engine.remember("another note", tags=tags[40:])
+        merged = merged_memory([first, other], "both notes", now=utcnow(), max_tags=64)
+        assert value_size(list(merged.tags)) <= MAX_VALUE and merged.tags == tuple(tags[: len(merged.tags)])

@@ -21,7 +21,7 @@ import numpy as np
 
 from priomem._models import Memory
 from priomem._records import new_id
-from priomem._validation import content_hash
+from priomem._validation import MAX_REFS, content_hash, within_a_value
 
 __all__ = ["MAX_MERGED_CHARS", "Consolidation", "group", "merge_text", "merged_memory"]
 
@@ -117,14 +117,14 @@ def merged_memory(members: Sequence[Memory], content: str, *, now: datetime, max
         content=content,
         priority=max(m.priority for m in members),
         namespace=members[0].namespace,
-        tags=tuple(tags[:max_tags]),
+        tags=within_a_value(tags[:max_tags]),
         metadata=metadata,
         created_at=created,
         stored_at=now,
         last_accessed_at=max(accessed) if accessed else None,
         access_count=sum(m.access_count for m in members),
         expires_at=None if any(e is None for e in expiries) else max(e for e in expiries if e is not None),
-        refs=tuple(refs),
+        refs=within_a_value(refs[:MAX_REFS]),
         consolidated_from=tuple(m.id for m in members),
         content_hash=content_hash(content),
         ttl=None if any(t is None for t in ttls) else max(t for t in ttls if t is not None),

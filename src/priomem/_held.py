@@ -200,10 +200,20 @@ class HeldWrites:
             self._stale(namespace)
             if self._grown(places[namespace], len(held.ids)):
                 batch.grown.add(namespace)
+        # A record written over one that had spill records: those go (priomem._spill).
+        self._spill_replaced(
+            [
+                (ns, places[ns].record_id(cid, dict(meta)))
+                for ns, held in records.items()
+                for cid, meta in zip(held.ids, held.metadatas, strict=True)
+            ],
+            [],
+        )
 
     if TYPE_CHECKING:  # provided by the store (declared for the type checker only)
 
         def _meta(self) -> Any: ...
+        def _spill_replaced(self, records: Sequence[tuple[str, str]], kept: Sequence[str]) -> None: ...
         def _stale(self, namespace: str) -> None: ...
         def _grown(self, place: Place, written: int) -> bool: ...
         def _promote(self, namespace: str) -> None: ...

@@ -61,6 +61,7 @@ __all__ = [
     "equals",
     "expired_where",
     "expires_epoch",
+    "fitted_terms",
     "from_epoch",
     "id_time",
     "is_live",
@@ -204,7 +205,7 @@ def encode(memory: Memory) -> tuple[str, dict[str, Any]]:
         Key.TTL: memory.ttl.total_seconds() if memory.ttl else 0.0,
     }
     if terms:
-        meta[Key.TERMS] = _fitted(keyed(term_key(memory.namespace), terms))
+        meta[Key.TERMS] = fitted_terms(keyed(term_key(memory.namespace), terms))
     if memory.thread is not None:
         meta[Key.THREAD] = memory.thread
         meta[Key.TSLOT] = thread_slot(memory.namespace, memory.thread, epoch(memory.created_at))
@@ -238,7 +239,7 @@ def value_size(value: Any) -> int:
     return len(str(value))
 
 
-def _fitted(keyed_terms: list[str]) -> list[str]:
+def fitted_terms(keyed_terms: list[str]) -> list[str]:
     """Stored terms within ``MAX_VALUE_BYTES`` (the longest kept, as ``terms_of`` keeps)."""
     if value_size(keyed_terms) <= MAX_VALUE_BYTES:
         return keyed_terms

@@ -62,6 +62,13 @@ def _text(record: Salvaged) -> str | None:
     return str(text) if text is not None else record.document
 
 
+def _whole_text(store: ChromaStore, namespace: str, record: Salvaged) -> str:
+    if Key.SPILL not in record.metadata:
+        return _text(record) or ""
+    meta = store.joined(namespace, record.id, {**record.metadata, TEXT_KEY: _text(record) or ""})
+    return str(meta.get(TEXT_KEY, ""))
+
+
 def _fits(record: Salvaged, namespace: str) -> bool:
     text = _text(record)
     # A record that spilled some keys (priomem._spill) may not hold pm_v itself.
@@ -110,8 +117,9 @@ def check_namespace(
     for i, record in enumerate(kept):
         if record.vector is not None and record.vector.shape == (dimension,):
             matrix[i] = record.vector
-    if missing:
-        matrix[missing] = embed([_text(kept[i]) or "" for i in missing])
+    if missing:  # from the whole text (a long one's rest is in its spill records)
+        texts = [_whole_text(store, namespace, kept[i]) for i in missing]
+        matrix[missing] = embed(texts)
     store.restore(
         namespace,
         [r.id for r in kept],

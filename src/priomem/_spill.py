@@ -19,8 +19,9 @@ Rules that keep it right:
   the record alone. ``pm_renewed`` has its key counted before it is first set.
 - Spill records are written before the record that names them, under a token of their
   own, so a record never names spill records that are not all there (a kill between the
-  two leaves spill records nothing names; forgetting the memory, or dropping its
-  namespace, deletes them with the others). A rewrite names new ones, then deletes the old.
+  two leaves spill records nothing names: ``priomem check --repair`` deletes them, as does
+  dropping the namespace). A rewrite names new ones, then deletes the old; a read that
+  finds a record's spill records gone reads the record again (it was rewritten meanwhile).
 - Forgetting a memory deletes its spill records first (by the digest of its namespace and
   id, whatever token), then the record; dropping a namespace deletes all of its spill
   records. The deletions are compacted like any other (``note_deletion``).
@@ -36,7 +37,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from priomem._chroma_calls import chroma_errors
@@ -65,8 +66,9 @@ MAX_KEY_BYTES = 36
 MAX_VALUE = MAX_VALUE_BYTES
 SPILL_COLLECTION = "priomem-spill"
 SPILL = Key.SPILL
-#: Values of spilled JSON a spill record holds (its other keys: of, sns, tok, i).
-CHUNKS = MAX_KEYS - 4
+#: Values of spilled JSON a spill record holds (its other keys: of, sns, tok, i, ns, rid).
+CHUNKS = MAX_KEYS - 6
+SUBJECT = USER_PREFIX + "subject"
 #: Keys a record keeps whatever its size: where clauses select by them (priority, tags,
 #: terms, times, lineage, datasets, thread slots, content hash, a shared record's
 #: namespace, a data subject), the store reads them before joining (its id, the pointer),
@@ -93,7 +95,7 @@ PINNED = frozenset(
         Key.ACCESSED,
         Key.RENEWED,
         SPILL,
-        USER_PREFIX + "subject",
+        SUBJECT,  # erase(subject=...) selects by it (up to 256 characters; a longer one is spilled)
     }
 )
 #: Keys set on stored records without reading them first (``update_metadata``).
@@ -114,7 +116,14 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _over(main: Mapping[str, Any], spilled: bool) -> bool:
-    return len(main) + (Key.RENEWED not in main) + (spilled or SPILL in main) > MAX_KEYS
+    """Whether ``main`` has too many keys, counting those it may gain later: its first
+    reinforcement's, and a shared collection's namespace and long id (a move adds them)."""
+    later = sum(k not in main for k in (Key.RENEWED, Key.NS, Key.ID))
+    return len(main) + later + (spilled or SPILL in main) > MAX_KEYS
+
+
+def _pinned(key: str, value: Any) -> bool:
+    return key in PINNED and not (key == SUBJECT and value_size(value) > MAX_VALUE)
 
 
 def fit(meta: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -128,12 +137,14 @@ def fit(meta: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         main[Key.TEXT] = head
         spilled[Key.TEXT] = text[len(head) :]
     for key in list(main):
-        if key not in PINNED and (
+        if not _pinned(key, main[key]) and (
             len(key.encode("utf-8")) > MAX_KEY_BYTES or value_size(main[key]) > MAX_VALUE
         ):
             spilled[key] = main.pop(key)
     if _over(main, bool(spilled)):
-        users = sorted((k for k in main if k.startswith(USER_PREFIX) and k not in PINNED), reverse=True)
+        users = sorted(
+            (k for k in main if k.startswith(USER_PREFIX) and not _pinned(k, main[k])), reverse=True
+        )
         for key in [*users, *(k for k in COLD if k in main)]:
             spilled[key] = main.pop(key)
             if not _over(main, True):
@@ -181,6 +192,10 @@ def part_ids(namespace: str, record_id: str, value: Any) -> list[str]:
     return [f"{key}.{token}.{i}" for i in range(int(count or 0))]
 
 
+def _token(part_id: str) -> str:
+    return part_id.split(".")[1]
+
+
 class Spills:
     """The part of :class:`priomem._store.ChromaStore` that keeps what does not fit."""
 
@@ -224,7 +239,7 @@ class Spills:
                 main[SPILL] = pointer(token, len(groups))
                 key, sns = owner(namespace, rid), _digest(namespace)
                 for i, group in enumerate(groups):
-                    record = {"of": key, "sns": sns, "tok": token, "i": i}
+                    record = {"of": key, "sns": sns, "tok": token, "i": i, "ns": namespace, "rid": rid}
                     record.update((f"c{j}", chunk) for j, chunk in enumerate(group))
                     parts.append((f"{key}.{token}.{i}", record))
             out.append(main)
@@ -241,34 +256,109 @@ class Spills:
                     )
         return out, [p[0] for p in parts]
 
-    def _spill_in(self, namespace: str, rids: Sequence[str], metas: list[dict[str, Any]]) -> None:
-        """Join the spill records of every record of ``metas`` that names some (in place)."""
-        wanted = {i: part_ids(namespace, rids[i], m[SPILL]) for i, m in enumerate(metas) if SPILL in m}
-        if not wanted:
-            return
-        col = self._spills(create=False)
-        every = [pid for pids in wanted.values() for pid in pids]
-        found: dict[str, dict[str, Any]] = {}
-        if col is not None:
-            with chroma_errors(f"read namespace {namespace!r}"):
-                for start in range(0, len(every), self._max_batch):
-                    got = col.get(ids=every[start : start + self._max_batch], include=["metadatas"])
-                    found.update(
-                        zip(got["ids"], (dict(m or {}) for m in got["metadatas"] or []), strict=False)
+    def _spill_in(
+        self,
+        namespace: str,
+        rids: Sequence[str],
+        metas: list[dict[str, Any]],
+        reread: Callable[[int], dict[str, Any] | None] | None = None,
+    ) -> None:
+        """Join the spill records of every record of ``metas`` that names some (in place).
+
+        A record rewritten meanwhile names new spill records, and its old ones may be gone:
+        ``reread(i)`` reads record ``i`` again (None: it is gone), and its new ones are read."""
+        wanted = {i: m for i, m in enumerate(metas) if SPILL in m}
+        for _attempt in range(3):
+            if not wanted:
+                return
+            every = [p for i, m in wanted.items() for p in part_ids(namespace, rids[i], m[SPILL])]
+            found = self._read_parts(namespace, every)
+            again: dict[int, dict[str, Any]] = {}
+            for i, meta in wanted.items():
+                pids = part_ids(namespace, rids[i], meta[SPILL])
+                if all(pid in found for pid in pids):
+                    chunks = (
+                        found[pid][f"c{j}"] for pid in pids for j in range(CHUNKS) if f"c{j}" in found[pid]
                     )
-        for i, pids in wanted.items():
-            if not all(pid in found for pid in pids):
+                    metas[i] = join(meta, json.loads("".join(map(str, chunks))))
+                    continue
+                fresh = reread(i) if reread is not None else None
+                if fresh is not None and fresh.get(SPILL) != meta.get(SPILL):
+                    metas[i] = fresh  # rewritten meanwhile: its new spill records are read next
+                    if SPILL in fresh:
+                        again[i] = fresh
+                    continue
                 log.error(
                     "memory %r in namespace %r lost part of what was kept beside it (%d of %d spill "
-                    "records found): it is shown as its record holds it; run 'priomem check'",
+                    "records found): it is shown as its record holds it",
                     rids[i], namespace, sum(pid in found for pid in pids), len(pids),
                 )  # fmt: skip
-                metas[i] = {k: v for k, v in metas[i].items() if k != SPILL}
-                continue
-            text = "".join(
-                str(found[pid][f"c{j}"]) for pid in pids for j in range(CHUNKS) if f"c{j}" in found[pid]
-            )
-            metas[i] = join(metas[i], json.loads(text))
+                metas[i] = {k: v for k, v in meta.items() if k != SPILL}
+            wanted = again
+        for i, meta in wanted.items():  # rewritten at every attempt: as its record holds it
+            metas[i] = {k: v for k, v in meta.items() if k != SPILL}
+
+    def joined(self, namespace: str, record_id: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored record's metadata (as Chroma holds it) with its spilled keys joined."""
+        out = [dict(meta)]
+        self._spill_in(namespace, [record_id], out)
+        return out[0]
+
+    def _read_parts(self, namespace: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        col = self._spills(create=False)
+        found: dict[str, dict[str, Any]] = {}
+        if col is None or not ids:
+            return found
+        with chroma_errors(f"read namespace {namespace!r}"):
+            for start in range(0, len(ids), self._max_batch):
+                got = col.get(ids=list(ids[start : start + self._max_batch]), include=["metadatas"])
+                found.update(zip(got["ids"], (dict(m or {}) for m in got["metadatas"] or []), strict=False))
+        return found
+
+    def _spill_replaced(self, records: Sequence[tuple[str, str]], kept: Sequence[str]) -> None:
+        """After ``records`` (namespace, id) were written whole: delete the spill records of
+        their earlier versions (all but the ``kept`` ones, just written)."""
+        col = self._spills(create=False)
+        if col is None or not records:
+            return
+        keep = set(kept)
+        keys = [owner(namespace, rid) for namespace, rid in records]
+        found: list[str] = []
+        with chroma_errors("write memories"):
+            for start in range(0, len(keys), self._max_batch):
+                found += col.get(where=one_of("of", keys[start : start + self._max_batch]), include=[])["ids"]
+            self._spill_delete([pid for pid in found if pid not in keep])
+
+    def sweep_spills(self, namespace: str) -> int:
+        """Delete the spill records of ``namespace`` that no record names (a kill between a
+        long memory's spill records and its record leaves some); how many. Call under the
+        namespace's write lock."""
+        col = self._spills(create=False)
+        if col is None:
+            return 0
+        place = self._place(namespace, create=False)
+        with chroma_errors(f"check namespace {namespace!r}"):
+            got = col.get(where={"sns": _digest(namespace)}, include=["metadatas"])
+            parts: dict[str, list[str]] = {}
+            for pid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                rid = (meta or {}).get("rid")
+                if rid is not None:
+                    parts.setdefault(str(rid), []).append(pid)
+            named: dict[str, str] = {}
+            rids = list(parts)
+            for start in range(0, len(rids) if place is not None else 0, self._max_batch):
+                assert place is not None
+                rows = place.col.get(
+                    ids=place.chroma_ids(rids[start : start + self._max_batch]), include=["metadatas"]
+                )
+                for cid, meta in zip(rows["ids"], rows["metadatas"] or [], strict=False):
+                    meta = dict(meta or {})
+                    rid = place.record_id(cid, meta)
+                    if SPILL in meta:
+                        named[rid] = str(meta[SPILL]).partition(".")[0]
+            orphans = [pid for rid, pids in parts.items() for pid in pids if named.get(rid) != _token(pid)]
+            self._spill_delete(orphans)
+        return len(orphans)
 
     def _spill_delete(self, ids: Sequence[str]) -> None:
         """Delete spill records (noted for compaction first)."""

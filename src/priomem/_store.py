@@ -465,6 +465,7 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
                 self._spill_delete(parts)
             raise
         self._stale(namespace)
+        self._spill_replaced([(namespace, rid) for rid in ids], parts)
         return self._grown(place, len(ids))
 
     @shared
@@ -542,7 +543,17 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
         metas = [dict(m or {}) for m in got.get("metadatas") or []] or [{} for _ in got["ids"]]
         rids = [place.record_id(cid, meta) for cid, meta in zip(got["ids"], metas, strict=True)]
         if documents or metadatas:
-            self._spill_in(place.namespace, rids, metas)
+            cids = list(got["ids"])
+
+            def reread(i: int) -> dict[str, Any] | None:
+                again = place.col.get(ids=[cids[i]], include=["metadatas"])
+                if not again["ids"]:
+                    return None
+                fresh = dict((again["metadatas"] or [{}])[0] or {})
+                place.record_id(cids[i], fresh)
+                return fresh
+
+            self._spill_in(place.namespace, rids, metas, reread)
         rows = []
         for i, rid in enumerate(rids):
             meta = metas[i]

@@ -19,7 +19,7 @@ from typing import Any
 
 from priomem._context import PREV_KEYS
 from priomem._lexical import keyed, term_key, unkeyed
-from priomem._records import NEVER, Key
+from priomem._records import NEVER, Key, fitted_terms
 from priomem._store import LAYOUT, ChromaStore
 
 __all__ = ["PAGE", "upgrade_namespace"]
@@ -50,7 +50,7 @@ def upgrade_namespace(store: ChromaStore, namespace: str) -> int:
             change: dict[str, Any] = {}
             stored = row.metadata.get(Key.TERMS) or []
             if stored and not all(str(t).startswith(key) for t in stored):
-                change[Key.TERMS] = keyed(key, sorted(unkeyed(stored)))
+                change[Key.TERMS] = fitted_terms(keyed(key, sorted(unkeyed(stored))))
             if not row.metadata.get(Key.THREAD):
                 change.update({k: None for k in PREV_KEYS if k in row.metadata})
             if Key.EXPIRES not in row.metadata:

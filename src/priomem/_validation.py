@@ -9,7 +9,7 @@ import hashlib
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from priomem._errors import InvalidInputError, WrongTypeError
@@ -31,6 +31,7 @@ __all__ = [
     "validate_stored_lists",
     "validate_tags",
     "validate_thread",
+    "within_a_value",
 ]
 
 NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.\-:@]{1,128}$")
@@ -271,6 +272,16 @@ def validate_stored_lists(
                 "can hold; name fewer or shorter ones.",
                 field=prefix + field.split()[0],
             )
+
+
+def within_a_value(values: Sequence[str]) -> tuple[str, ...]:
+    """The first of ``values`` that fit one stored list (see :func:`validate_stored_lists`)."""
+    kept: list[str] = []
+    for value in values:
+        if value_size([*kept, value]) > MAX_VALUE_BYTES:
+            break
+        kept.append(value)
+    return tuple(kept)
 
 
 def validate_dataset(value: Any, field: str = "dataset") -> str:

@@ -25,7 +25,7 @@ from priomem._requests import Item
 from priomem._retention import RetentionPolicy
 from priomem._settings import Settings
 from priomem._timeparse import utcnow
-from priomem._validation import MAX_DATASETS, MAX_REFS
+from priomem._validation import MAX_DATASETS, MAX_REFS, validate_stored_lists
 
 if TYPE_CHECKING:
     from priomem._core import EngineCore
@@ -201,6 +201,15 @@ def _reinforce(
                 f"limit of {limit}; forget it first or store the new facts as a separate memory.",
                 field=name,
             )
+    if (tags, refs, reads, writes) != (base.tags, base.refs, base.reads, base.writes):
+        try:
+            validate_stored_lists(tags, refs, reads, writes)
+        except InvalidInputError as exc:
+            raise InvalidInputError(
+                f"reinforcing memory {base.id}: {exc.message} Forget it first or store the new facts "
+                "as a separate memory.",
+                field=exc.field,
+            ) from None
     return replace(
         base,
         priority=priority,
