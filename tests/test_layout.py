@@ -536,3 +536,21 @@ def test_range_conditions_on_a_shared_namespace_are_checked_here_not_by_chroma(t
         {"$and": [{"pm_ns": "t"}, {"pm_tags": {"$contains": "x"}}]},
         [{"pm_priority": {"$gte": 3}}],
     )
+
+
+def test_a_read_meeting_a_write_still_being_applied_is_asked_again() -> None:
+    from priomem._chroma_calls import read_again
+
+    answers: list[object] = [RuntimeError("Error executing plan: Internal error: Error finding id")] * 2 + [
+        "ok"
+    ]
+
+    def call() -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert read_again(call) == "ok" and answers == []
+    with pytest.raises(RuntimeError, match="other"):
+        read_again(lambda: (_ for _ in ()).throw(RuntimeError("other failure")))

@@ -6,18 +6,37 @@ parts, with what is left checked here. Works on client and collection objects; i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from priomem._errors import StoreError, StoreUnavailableError
 from priomem._records import matches_where, narrow_where, split_where
 
-__all__ = ["Where", "chroma_errors", "get_records", "query_records"]
+__all__ = ["Where", "chroma_errors", "get_records", "query_records", "read_again"]
 
 Where = dict[str, Any]
+T = TypeVar("T")
+#: What a Chroma server says when a read with vectors meets a record whose write another
+#: client's call is still applying (its metadata is there, its vector not yet: chroma-core
+#: issue 1979). Asked again, it answers.
+_IN_FLIGHT = "error finding id"
+
+
+def read_again(call: Callable[[], T], attempts: int = 4) -> T:
+    """``call()`` (a read), asked again after a pause when Chroma reports a record whose
+    write is still being applied (see ``_IN_FLIGHT``)."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:  # chromadb raises its own types
+            if _IN_FLIGHT not in str(exc).lower() or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 @contextmanager
@@ -52,14 +71,18 @@ def get_records(
     sent, rest = narrow_where(where, ranges_here=ranges_here)
     parts = split_where(sent)
     if len(parts) == 1 and not rest:
-        return dict(col.get(where=where, include=include, **kwargs))
+        return dict(read_again(lambda: col.get(where=where, include=include, **kwargs)))
     limit = kwargs.pop("limit", None)
     offset = kwargs.pop("offset", None) or 0
     asked = include if not rest or "metadatas" in include else [*include, "metadatas"]
     merged: dict[str, Any] = {"ids": [], **{k: [] for k in include}}
     seen: set[str] = set()
     for part in parts:
-        got = col.get(where=part, include=asked, limit=None if rest or offset else limit, **kwargs)
+        got = read_again(
+            lambda part=part: col.get(  # type: ignore[misc]
+                where=part, include=asked, limit=None if rest or offset else limit, **kwargs
+            )
+        )
         for i, cid in enumerate(got["ids"]):
             if cid in seen or (rest and not all(matches_where(got["metadatas"][i] or {}, r) for r in rest)):
                 continue

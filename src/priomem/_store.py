@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from priomem import _compaction
-from priomem._chroma_calls import Where, chroma_errors, get_records, query_records
+from priomem._chroma_calls import Where, chroma_errors, get_records, query_records, read_again
 from priomem._damage import Damage
 from priomem._errors import InvalidInputError, ModelMismatchError, StoreError
 from priomem._gate import Gate, shared
@@ -696,15 +696,19 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
             return hit
         got: Mapping[str, Any] | None = None
         if self._compactable and ns not in self._large:
-            got = place.col.get(
-                where=place.where(None), limit=ROWS_AT + 1, include=["embeddings", "metadatas"]
+            got = read_again(
+                lambda: place.col.get(
+                    where=place.where(None), limit=ROWS_AT + 1, include=["embeddings", "metadatas"]
+                )
             )
             if len(got["ids"]) > ROWS_AT:
                 with self._guard:
                     self._large.add(ns)
                 got = None
         if got is None:
-            got = place.col.get(where=place.where(None), limit=self._own_at + 1, include=["embeddings"])
+            got = read_again(
+                lambda: place.col.get(where=place.where(None), limit=self._own_at + 1, include=["embeddings"])
+            )
             if len(got["ids"]) > self._own_at:
                 return None
         metas = got.get("metadatas")
@@ -746,7 +750,9 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
                 if kept is not None:
                     got = {"ids": kept.ids, "metadatas": kept.metas, "embeddings": kept.matrix}
                 else:
-                    got = place.col.get(ids=[cid for cid, _ in best], include=include[:2] + include[3:])
+                    got = read_again(
+                        lambda: place.col.get(ids=[cid for cid, _ in best], include=include[:2] + include[3:])
+                    )
                 sims = dict(best)
                 order = {cid: i for i, (cid, _) in enumerate(best)}
                 if not embeddings:
