@@ -688,7 +688,9 @@ class MemoryEngine:
         (priomem bounds every input so that its own writes cannot). ``repair`` (embedded
         stores) reads back what Chroma still holds, keeps every record priomem could have
         written, re-embeds those whose vector only the broken index held, and replaces
-        the namespace's collection; each result names what it could not recover.
+        the namespace's collection; each result names what it could not recover. It also
+        deletes the spill records of the namespace that no memory names (a write killed
+        between a long memory's spill records and its record leaves some: ``_spill``).
         """
         found = []
         for ns in self._store.namespaces():
