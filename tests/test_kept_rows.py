@@ -121,3 +121,30 @@ def test_a_namespace_past_rows_at_keeps_its_vectors_only(tmp_path: Path, reads: 
         reads.clear()
         assert engine.recall("host-3", namespace="big", k=1)[0].memory.content == "note 3 about host-3"
         assert reads["get"] >= 1  # its records are read from Chroma
+
+
+def test_uses_of_many_namespaces_are_written_one_call_a_shared_collection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _engine(tmp_path / "s") as engine:
+        names = [f"tenant-{i}" for i in range(40)]
+        engine.remember_many(
+            {"content": f"note {j} of {ns}", "namespace": ns} for ns in names for j in range(3)
+        )
+        engine._access._interval = 3600.0  # no flush in the background meanwhile
+        hits = {ns: engine.recall("note", namespace=ns, k=2) for ns in names}
+        calls: list[int] = []
+        original = Collection.update
+
+        def counted(col: Collection, *args: Any, **kwargs: Any) -> Any:
+            calls.append(len(kwargs["ids"]))
+            return original(col, *args, **kwargs)
+
+        monkeypatch.setattr(Collection, "update", counted)
+        engine._access.flush()
+        shared = {engine._store._place(ns, create=False).col.name for ns in names}  # type: ignore[union-attr]
+        assert len(calls) == len(shared) < len(names) and sum(calls) == 80
+        for ns, found in hits.items():
+            for hit in found:
+                stored = engine.get(hit.memory.id, namespace=ns)
+                assert stored is not None and stored.access_count == hit.memory.access_count + 1

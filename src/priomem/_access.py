@@ -19,13 +19,17 @@ __all__ = ["AccessRecorder"]
 log = logging.getLogger("priomem")
 
 Writer = Callable[[str, Sequence[str], Sequence[dict[str, Any]]], None]
+#: Writes the accesses of many namespaces at once: namespace -> (ids, metadata changes).
+ManyWriter = Callable[[dict[str, tuple[list[str], list[dict[str, Any]]]]], None]
 
 
 class AccessRecorder:
     """Collects (namespace, id) accesses and writes them in batches."""
 
-    def __init__(self, writer: Writer, *, interval: float = 1.0) -> None:
+    def __init__(self, writer: Writer, *, interval: float = 1.0, many: ManyWriter | None = None) -> None:
         self._writer = writer
+        #: one call for every namespace (a call a shared collection, not a namespace)
+        self._many = many
         self._interval = interval
         self._pending: dict[tuple[str, str], tuple[int, float]] = {}
         self._lock = threading.Lock()
@@ -60,6 +64,14 @@ class AccessRecorder:
             by_namespace.setdefault(namespace, []).append(
                 (memory_id, {Key.ACCESS: count, Key.ACCESSED: when})
             )
+        if self._many is not None and by_namespace:
+            try:
+                self._many(
+                    {ns: ([u[0] for u in ups], [u[1] for u in ups]) for ns, ups in by_namespace.items()}
+                )
+                return
+            except Exception as exc:  # one namespace at a time then: one failure loses only its own
+                log.warning("could not record memory accesses together (%s); one namespace at a time", exc)
         for namespace, updates in by_namespace.items():
             try:
                 self._writer(namespace, [u[0] for u in updates], [u[1] for u in updates])

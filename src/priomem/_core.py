@@ -40,7 +40,7 @@ class EngineCore:
         self.settings = settings
         self.embedder = embedder
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="priomem")
-        self.access = AccessRecorder(store.update_metadata)
+        self.access = AccessRecorder(store.update_metadata, many=store.update_uses)
         self.pressure = Pressure(self)
         self._ns_locks: dict[str, threading.Lock] = {}
         self._ns_guard = threading.Lock()

@@ -492,6 +492,39 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
         with chroma_errors(f"update namespace {namespace!r}"):
             self._spill_delete(stale)
 
+    @shared
+    def update_uses(self, changes: Mapping[str, tuple[Sequence[str], Sequence[Mapping[str, Any]]]]) -> None:
+        """Set keys updated in place (``IN_PLACE``: a memory's use and expiry) on records of
+        many namespaces: one call for the records of every namespace of a shared collection
+        (each call costs an fsync: 25-65 ms here, so a process serving many tenants would
+        fall behind writing one a namespace), one a namespace with its own collection."""
+        groups: dict[str, list[tuple[Place, list[str], Sequence[Mapping[str, Any]]]]] = {}
+        for namespace, (ids, metadatas) in changes.items():
+            if not all(set(m) <= IN_PLACE for m in metadatas):
+                raise ValueError("update_uses sets only keys updated in place; use update_metadata")
+            place = self._place(namespace, create=False)
+            if place is None or not ids:
+                continue
+            if not place.shared:
+                self._update(place, ids, metadatas)
+                continue
+            groups.setdefault(place.col.name, []).append((place, place.chroma_ids(list(ids)), metadatas))
+        for parts in groups.values():
+            col = parts[0][0].col
+            cids = [cid for _, chroma_ids, _ in parts for cid in chroma_ids]
+            metas = [dict(m) for _, _, ms in parts for m in ms]
+            try:
+                with chroma_errors(f"record uses in shared collection {col.name}"):
+                    for start in range(0, len(cids), self._max_batch):
+                        end = start + self._max_batch
+                        col.update(ids=cids[start:end], metadatas=metas[start:end])
+            except BaseException:
+                for place, _, _ in parts:  # some may have changed: read again next time
+                    self._stale(place.namespace)
+                raise
+            for place, chroma_ids, ms in parts:  # what is kept changes as the records did
+                self._vector_cache.patch(place.namespace, chroma_ids, ms)
+
     def _update(self, place: Place, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         with chroma_errors(f"update namespace {place.namespace!r}"):
             for start in range(0, len(ids), self._max_batch):
