@@ -12,7 +12,7 @@ import pytest
 from chromadb.api.models.Collection import Collection
 
 from priomem import HashEmbedder, MemoryEngine, Settings
-from priomem._store import ROWS_AT
+from priomem._kept import ROWS_AT
 
 NOTES = [
     "the billing export failed at 02:00 on db-07",

@@ -7,7 +7,7 @@ parts, with what is left checked here. Works on client and collection objects; i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -16,7 +16,7 @@ import numpy as np
 from priomem._errors import StoreError, StoreUnavailableError
 from priomem._records import matches_where, narrow_where, split_where
 
-__all__ = ["Where", "chroma_errors", "get_records", "query_records", "read_again"]
+__all__ = ["Where", "chroma_errors", "get_records", "metadatas_by_id", "query_records", "read_again"]
 
 Where = dict[str, Any]
 T = TypeVar("T")
@@ -59,6 +59,15 @@ def _translate(exc: Exception, action: str) -> StoreError:
             unsent=not any(w in lowered for w in ("timed out", "timeout", "reset", "aborted")),
         )
     return StoreError(f"could not {action}: Chroma said: {text}")
+
+
+def metadatas_by_id(col: Any, ids: Sequence[str], step: int) -> dict[str, dict[str, Any]]:
+    """The metadata of the records of ``col`` among ``ids`` (``step`` ids a call), by id."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), step):
+        got = col.get(ids=list(ids[start : start + step]), include=["metadatas"])
+        found.update(zip(got["ids"], (dict(m or {}) for m in got["metadatas"] or []), strict=False))
+    return found
 
 
 def get_records(

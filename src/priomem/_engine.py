@@ -704,13 +704,6 @@ class MemoryEngine:
                         dimension=self.embedder.dimension,
                     )
                 )
-                if repair:
-                    swept = self._store.sweep_spills(ns)
-                    if swept:
-                        log.warning(
-                            "namespace %r: deleted %d spill records no memory named (left by a write "
-                            "killed mid-way)", ns, swept,
-                        )  # fmt: skip
         return found
 
     def audit_log(

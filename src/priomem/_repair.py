@@ -11,6 +11,7 @@ kill). What could not be recovered is reported by id.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,9 @@ __all__ = ["NamespaceCheck", "check_namespace"]
 #: The longest list priomem ever stores in a record (its lexical terms; tags and refs are
 #: shorter): a longer one is what broke the collection.
 MAX_LIST = MAX_TERMS
+
+
+log = logging.getLogger("priomem")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +98,28 @@ def check_namespace(
     embed: Callable[[Sequence[str]], np.ndarray],
     dimension: int,
 ) -> NamespaceCheck:
-    """Probe ``namespace``; repair it if damaged and ``repair`` (embedded stores only)."""
+    """Probe ``namespace``; repair it if damaged and ``repair`` (embedded stores only).
+    ``repair`` also deletes its spill records that no memory names (``_spill``), once
+    Chroma can read it."""
+    found = _check(store, namespace, repair=repair, embed=embed, dimension=dimension)
+    if repair and found.status != "damaged":
+        swept = store.sweep_spills(namespace)
+        if swept:
+            log.warning(
+                "namespace %r: deleted %d spill records no memory named (left by a write killed "
+                "mid-way)", namespace, swept,
+            )  # fmt: skip
+    return found
+
+
+def _check(
+    store: ChromaStore,
+    namespace: str,
+    *,
+    repair: bool,
+    embed: Callable[[Sequence[str]], np.ndarray],
+    dimension: int,
+) -> NamespaceCheck:
     error = store.probe(namespace)
     if error is None:
         return NamespaceCheck(namespace, "ok")

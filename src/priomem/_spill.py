@@ -37,10 +37,11 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from priomem._chroma_calls import chroma_errors
+from priomem._chroma_calls import chroma_errors, metadatas_by_id
 from priomem._records import MAX_VALUE_BYTES, USER_PREFIX, Key, one_of, value_size
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ SPILL = Key.SPILL
 #: Values of spilled JSON a spill record holds (its other keys: of, sns, tok, i, ns, rid).
 CHUNKS = MAX_KEYS - 6
 SUBJECT = USER_PREFIX + "subject"
+#: Seconds a server store trusts a look-up that found no spill collection, on writes.
+NO_SPILLS_TRUSTED = 5.0
 #: Keys a record keeps whatever its size: where clauses select by them (priority, tags,
 #: terms, times, lineage, datasets, thread slots, content hash, a shared record's
 #: namespace, a data subject), the store reads them before joining (its id, the pointer),
@@ -203,13 +206,17 @@ class Spills:
         self._spill_col: Any | None = None
         #: no spill collection, as far as this process knows (kept only where no other
         #: process writes: a store it owns)
-        self._no_spills = False
+        self._no_spills_at: float | None = None
 
-    def _spills(self, *, create: bool) -> Any | None:
-        """The spill collection (None when there is none and ``create`` is false)."""
-        col = self._spill_col
-        if col is not None or (self._no_spills and not create):
-            return col
+    def _spills(self, *, create: bool, unsure_for: float = 0.0) -> Any | None:
+        """The spill collection (None when there is none and ``create`` is false). Where
+        other processes write (a server), a look-up that found none is trusted for
+        ``unsure_for`` seconds; in a store this process owns, until it makes one."""
+        if self._spill_col is not None:
+            return self._spill_col
+        seen = self._no_spills_at
+        if not create and seen is not None and (self._compactable or time.monotonic() - seen < unsure_for):
+            return None
         with chroma_errors("open the store's spill collection"):
             if create:
                 # Its metadata is never empty: a compaction's rebuild renames its copy back
@@ -220,7 +227,7 @@ class Spills:
             else:
                 col = self._get_collection(SPILL_COLLECTION)
         self._spill_col = col
-        self._no_spills = col is None and self._compactable
+        self._no_spills_at = time.monotonic() if col is None else None
         return col
 
     def _spill_out(
@@ -304,22 +311,52 @@ class Spills:
         self._spill_in(namespace, [record_id], out)
         return out[0]
 
+    def _refit(
+        self, place: Place, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[str], list[Mapping[str, Any]], list[str]]:
+        """The updates to send for ``metadatas``, and the spill records to delete once they
+        are sent: a record that still fits whole gets its change as it is; one that does
+        not (or did not) is rewritten whole, spilled anew (its new spill records written
+        here, first)."""
+        namespace = place.namespace
+        cids = place.chroma_ids(list(ids))
+        with chroma_errors(f"update namespace {namespace!r}"):
+            stored = metadatas_by_id(place.col, cids, self._max_batch)
+        out_ids: list[str] = []
+        out: list[Mapping[str, Any]] = []
+        stale: list[str] = []
+        for rid, cid, change in zip(ids, cids, metadatas, strict=True):
+            old = stored.get(cid)
+            if old is None:
+                continue  # gone: Chroma would ignore it
+            merged = {k: v for k, v in {**old, **change}.items() if v is not None}
+            if SPILL not in old and not fit(merged)[1]:
+                out_ids.append(rid)
+                out.append(change)
+                continue
+            new = {k: v for k, v in {**self.joined(namespace, rid, old), **change}.items() if v is not None}
+            (main,), _ = self._spill_out(namespace, [rid], [new])
+            out_ids.append(rid)
+            out.append({**{k: None for k in old if k not in main}, **main})
+            if SPILL in old:
+                stale += part_ids(namespace, rid, old[SPILL])
+        return out_ids, out, stale
+
     def _read_parts(self, namespace: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         col = self._spills(create=False)
-        found: dict[str, dict[str, Any]] = {}
         if col is None or not ids:
-            return found
+            return {}
         with chroma_errors(f"read namespace {namespace!r}"):
-            for start in range(0, len(ids), self._max_batch):
-                got = col.get(ids=list(ids[start : start + self._max_batch]), include=["metadatas"])
-                found.update(zip(got["ids"], (dict(m or {}) for m in got["metadatas"] or []), strict=False))
-        return found
+            return metadatas_by_id(col, ids, self._max_batch)
 
     def _spill_replaced(self, records: Sequence[tuple[str, str]], kept: Sequence[str]) -> None:
         """After ``records`` (namespace, id) were written whole: delete the spill records of
         their earlier versions (all but the ``kept`` ones, just written)."""
-        col = self._spills(create=False)
-        if col is None or not records:
+        # On every write: a server's "none" is trusted for a few seconds (another process
+        # that spilled a record this one then writes over within them leaves its old spill
+        # records until that memory is forgotten or its namespace dropped).
+        col = self._spills(create=False, unsure_for=NO_SPILLS_TRUSTED) if records else None
+        if col is None:
             return
         keep = set(kept)
         keys = [owner(namespace, rid) for namespace, rid in records]
@@ -344,15 +381,11 @@ class Spills:
                 rid = (meta or {}).get("rid")
                 if rid is not None:
                     parts.setdefault(str(rid), []).append(pid)
-            named: dict[str, str] = {}
-            rids = list(parts)
-            for start in range(0, len(rids) if place is not None else 0, self._max_batch):
-                assert place is not None
-                rows = place.col.get(
-                    ids=place.chroma_ids(rids[start : start + self._max_batch]), include=["metadatas"]
-                )
-                for cid, meta in zip(rows["ids"], rows["metadatas"] or [], strict=False):
-                    meta = dict(meta or {})
+            named: dict[str, str] = {}  # record id -> the token its record names
+            if place is not None and parts:
+                for cid, meta in metadatas_by_id(
+                    place.col, place.chroma_ids(list(parts)), self._max_batch
+                ).items():
                     rid = place.record_id(cid, meta)
                     if SPILL in meta:
                         named[rid] = str(meta[SPILL]).partition(".")[0]

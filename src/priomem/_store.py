@@ -29,7 +29,8 @@ from priomem._damage import Damage
 from priomem._errors import InvalidInputError, ModelMismatchError, StoreError
 from priomem._gate import Gate, shared
 from priomem._held import HeldWrites
-from priomem._layout import NAMESPACE_PREFIX, SHARED_PREFIX, Place, collection_name, entry_id, exact_nearest
+from priomem._kept import KeptRows
+from priomem._layout import NAMESPACE_PREFIX, SHARED_PREFIX, Place, collection_name, entry_id
 from priomem._lock import StoreLock
 from priomem._placement import (
     LAYOUT,
@@ -47,9 +48,8 @@ from priomem._rebuild import (
     rebuild_marked,
     recover,
 )
-from priomem._records import Key, matches_where
-from priomem._spill import IN_PLACE, SPILL, SPILL_COLLECTION, Spills, fit, part_ids
-from priomem._vector_cache import Kept, VectorCache
+from priomem._records import Key
+from priomem._spill import IN_PLACE, SPILL, SPILL_COLLECTION, Spills
 
 __all__ = [
     "LAYOUT",
@@ -66,12 +66,6 @@ __all__ = [
 log = logging.getLogger("priomem")
 
 META_COLLECTION = "priomem-meta"
-#: Bytes of shared namespaces kept in memory for exact search (``_vectors``).
-VECTOR_CACHE_BYTES = 64 << 20
-#: Records up to which a shared namespace's metadata is kept with its vectors: a recall in
-#: it then reads nothing more from Chroma (each call costs ~1 ms more in a store of 10,000
-#: namespaces than in one of 100, whatever it reads).
-ROWS_AT = 64
 STORE_SCHEMA = 1
 #: A record's text, kept in its metadata rather than as Chroma's document: Chroma indexes
 #: documents in an SQLite FTS5 trigram index, which keeps a deleted text's trigrams (and
@@ -103,7 +97,7 @@ def _chromadb() -> Any:
     return chromadb
 
 
-class ChromaStore(HeldWrites, Placement, Damage, Spills):
+class ChromaStore(HeldWrites, Placement, Damage, Spills, KeptRows):
     """Namespaced record storage on any Chroma client."""
 
     def __init__(
@@ -138,10 +132,7 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
         self._init_placement()
         self._init_held()
         self._init_spills()
-        #: Shared namespaces' vectors in memory (see ``_vectors``).
-        self._vector_cache = VectorCache(VECTOR_CACHE_BYTES)
-        #: Shared namespaces found past ``ROWS_AT`` records (their metadata is not kept).
-        self._large: set[str] = set()
+        self._init_kept()
         #: The namespaces this process deleted records of, by shared collection.
         self._deleted_from: dict[str, set[str]] = {}
         self._guard = threading.RLock()
@@ -329,7 +320,7 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
     def _forget_places(self) -> None:
         super()._forget_places()
         self._spill_col = None
-        self._no_spills = False
+        self._no_spills_at = None
 
     def _label(self, name: str) -> str:
         """A shared collection as compaction's progress names it: with the namespaces
@@ -442,13 +433,16 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
         # What does not fit in a record is written beside it first (priomem._spill).
         stamped, parts = self._spill_out(namespace, ids, stamped)
         batch = self._held()
-        if batch is not None and place.shared and not parts:
-            if batch.fits(namespace, len(ids), self._max_batch):
-                batch.add(place, place.chroma_ids(list(ids)), np.asarray(embeddings), stamped)
-                return False
-            self.send_held()  # what it holds first (a new namespace's state record)
+        if (
+            batch is not None
+            and place.shared
+            and not parts
+            and batch.fits(namespace, len(ids), self._max_batch)
+        ):
+            batch.add(place, place.chroma_ids(list(ids)), np.asarray(embeddings), stamped)
+            return False
         if batch is not None:
-            self.send_held()
+            self.send_held()  # what it holds first (a new namespace's state record)
         self._stale(namespace)
         step = self._max_batch
         try:
@@ -475,55 +469,27 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
         """Merge ``metadatas`` into existing records (a None value removes its key; missing
         ids are ignored). Changes of a memory's use and expiry only are set in place;
         others read the records first, to keep them within a record's quotas (``_spill``)."""
+        if all(set(m) <= IN_PLACE for m in metadatas):
+            self._in_place({namespace: (ids, metadatas)})
+            return
         place = self._place(namespace, create=False)
         if place is None or not ids:
             return
-        stale: list[str] = []
-        refit = not all(set(m) <= IN_PLACE for m in metadatas)
-        if refit:
-            ids, metadatas, stale = self._refit(place, ids, metadatas)
+        ids, metadatas, stale = self._refit(place, ids, metadatas)
         try:
             self._update(place, ids, metadatas)
         finally:
-            if refit or not place.shared:
-                self._stale(namespace)
-            else:  # what is kept of the namespace changes as the records did
-                self._vector_cache.patch(namespace, place.chroma_ids(list(ids)), metadatas)
+            self._stale(namespace)
         with chroma_errors(f"update namespace {namespace!r}"):
             self._spill_delete(stale)
 
     @shared
     def update_uses(self, changes: Mapping[str, tuple[Sequence[str], Sequence[Mapping[str, Any]]]]) -> None:
-        """Set keys updated in place (``IN_PLACE``: a memory's use and expiry) on records of
-        many namespaces: one call for the records of every namespace of a shared collection
-        (each call costs an fsync: 25-65 ms here, so a process serving many tenants would
-        fall behind writing one a namespace), one a namespace with its own collection."""
-        groups: dict[str, list[tuple[Place, list[str], Sequence[Mapping[str, Any]]]]] = {}
-        for namespace, (ids, metadatas) in changes.items():
-            if not all(set(m) <= IN_PLACE for m in metadatas):
-                raise ValueError("update_uses sets only keys updated in place; use update_metadata")
-            place = self._place(namespace, create=False)
-            if place is None or not ids:
-                continue
-            if not place.shared:
-                self._update(place, ids, metadatas)
-                continue
-            groups.setdefault(place.col.name, []).append((place, place.chroma_ids(list(ids)), metadatas))
-        for parts in groups.values():
-            col = parts[0][0].col
-            cids = [cid for _, chroma_ids, _ in parts for cid in chroma_ids]
-            metas = [dict(m) for _, _, ms in parts for m in ms]
-            try:
-                with chroma_errors(f"record uses in shared collection {col.name}"):
-                    for start in range(0, len(cids), self._max_batch):
-                        end = start + self._max_batch
-                        col.update(ids=cids[start:end], metadatas=metas[start:end])
-            except BaseException:
-                for place, _, _ in parts:  # some may have changed: read again next time
-                    self._stale(place.namespace)
-                raise
-            for place, chroma_ids, ms in parts:  # what is kept changes as the records did
-                self._vector_cache.patch(place.namespace, chroma_ids, ms)
+        """Set a memory's use and expiry (``IN_PLACE``) on records of many namespaces at
+        once (see ``_in_place``)."""
+        if not all(set(m) <= IN_PLACE for _, metas in changes.values() for m in metas):
+            raise ValueError("update_uses sets only keys updated in place; use update_metadata")
+        self._in_place(changes)
 
     def _update(self, place: Place, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         with chroma_errors(f"update namespace {place.namespace!r}"):
@@ -534,48 +500,12 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
                     metadatas=[dict(m) for m in metadatas[start:end]],
                 )
 
-    def _refit(
-        self, place: Place, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]
-    ) -> tuple[list[str], list[Mapping[str, Any]], list[str]]:
-        """The updates to send for ``metadatas``, and the spill records to delete once they
-        are sent: a record that still fits whole gets its change as it is; one that does
-        not (or did not) is rewritten whole, spilled anew (its new spill records written
-        here, first)."""
-        namespace = place.namespace
-        cids = place.chroma_ids(list(ids))
-        stored: dict[str, dict[str, Any]] = {}
-        with chroma_errors(f"update namespace {namespace!r}"):
-            for start in range(0, len(cids), self._max_batch):
-                got = place.col.get(ids=cids[start : start + self._max_batch], include=["metadatas"])
-                stored.update(zip(got["ids"], (dict(m or {}) for m in got["metadatas"] or []), strict=False))
-        out_ids: list[str] = []
-        out: list[Mapping[str, Any]] = []
-        stale: list[str] = []
-        for rid, cid, change in zip(ids, cids, metadatas, strict=True):
-            old = stored.get(cid)
-            if old is None:
-                continue  # gone: Chroma would ignore it
-            merged = {k: v for k, v in {**old, **change}.items() if v is not None}
-            if SPILL not in old and not fit(merged)[1]:
-                out_ids.append(rid)
-                out.append(change)
-                continue
-            whole = [dict(old)]
-            self._spill_in(namespace, [rid], whole)
-            new = {k: v for k, v in {**whole[0], **change}.items() if v is not None}
-            (main,), _ = self._spill_out(namespace, [rid], [new])
-            out_ids.append(rid)
-            out.append({**{k: None for k in old if k not in main}, **main})
-            if SPILL in old:
-                stale += part_ids(namespace, rid, old[SPILL])
-        return out_ids, out, stale
-
     def _rows(self, place: Place, got: Mapping[str, Any], *, documents: bool, metadatas: bool) -> list[Row]:
         docs = got.get("documents") or []
         embs = got.get("embeddings")
         metas = [dict(m or {}) for m in got.get("metadatas") or []] or [{} for _ in got["ids"]]
         rids = [place.record_id(cid, meta) for cid, meta in zip(got["ids"], metas, strict=True)]
-        if documents or metadatas:
+        if (documents or metadatas) and any(SPILL in m for m in metas):
             cids = list(got["ids"])
 
             def reread(i: int) -> dict[str, Any] | None:
@@ -649,114 +579,6 @@ class ChromaStore(HeldWrites, Placement, Damage, Spills):
 
     def ids(self, namespace: str, where: Where | None = None, limit: int | None = None) -> list[str]:
         return [r.id for r in self.get(namespace, where=where, limit=limit, documents=False, metadatas=False)]
-
-    def _ranges_here(self, place: Place) -> bool:
-        """Whether a read checks range conditions (priority, time, expiry) itself: in a
-        shared namespace of a store this process owns (at most about ``own_collection_at``
-        records, moved past it), where embedded Chroma would weigh a range clause against
-        every record of the store, and the namespace clause selects only its own."""
-        return place.shared and self._compactable
-
-    def _exact(
-        self, place: Place, vector: np.ndarray, n: int, where: Where | None
-    ) -> list[tuple[str, float]] | None:
-        """The ``n`` nearest chroma ids of a shared namespace and their similarities, by
-        reading its vectors (None when more than ``own_collection_at`` match: too many to
-        read, Chroma's index searches then)."""
-        local = self._vectors(place) if where is None else self._from_kept(place, where=where)
-        if local is not None:
-            ids, matrix = local.ids, local.matrix
-        elif where is None:
-            return None
-        else:
-            got = get_records(
-                place.col,
-                where=place.where(where),
-                limit=self._own_at + 1,
-                include=["embeddings"],
-                ranges_here=self._ranges_here(place),
-            )
-            if len(got["ids"]) > self._own_at:
-                return None
-            ids, matrix = got["ids"], got["embeddings"]
-        return [(ids[i], sim) for i, sim in exact_nearest(ids, matrix, vector, n)]
-
-    def _from_kept(
-        self,
-        place: Place,
-        *,
-        where: Where | None = None,
-        limit: int | None = None,
-        ids: Sequence[str] | None = None,
-        cids: Sequence[str] | None = None,
-    ) -> Kept | None:
-        """The records of a small shared namespace that ``ids`` (or chroma ids ``cids``)
-        and ``where`` select, in Chroma's order, from what is kept of it; None when its
-        metadata is not kept, or ``where`` holds a condition not checked here."""
-        if not (place.shared and self._compactable):
-            return None
-        kept, _ = self._vector_cache.get(place.namespace)
-        if kept is None or kept.metas is None:
-            return None
-        metas = kept.metas
-        index = list(range(len(kept.ids)))
-        if ids is not None or cids is not None:
-            wanted = set(cids if cids is not None else place.chroma_ids(list(ids or ())))
-            index = [i for i in index if kept.ids[i] in wanted]
-        if where is not None:
-            try:
-                index = [i for i in index if matches_where(metas[i], where)]
-            except (KeyError, TypeError):  # an operator not checked here: Chroma's
-                return None
-        if limit is not None:
-            index = index[:limit]
-        return Kept([kept.ids[i] for i in index], kept.matrix[index], [metas[i] for i in index])
-
-    def _vectors(self, place: Place) -> Kept | None:
-        """A shared namespace's chroma ids and vectors (None past ``own_collection_at``),
-        and for one of at most ``ROWS_AT`` records their metadata (in a store this process
-        owns, read in the same call: a recall in the namespace then reads nothing more).
-
-        Kept in memory, least recently used dropped past :data:`VECTOR_CACHE_BYTES`, in a
-        store this process owns (nothing else writes to it; its own writes to the
-        namespace drop the copy, its updates of a memory's use change it): reading them
-        from Chroma costs about 2.5 ms plus 0.04 ms a record (and ~0.25 ms a record's
-        metadata), an exact search over them a few microseconds.
-        """
-        ns = place.namespace
-        hit, writes = self._vector_cache.get(ns)
-        if hit is not None:
-            return hit
-        got: Mapping[str, Any] | None = None
-        if self._compactable and ns not in self._large:
-            got = read_again(
-                lambda: place.col.get(
-                    where=place.where(None), limit=ROWS_AT + 1, include=["embeddings", "metadatas"]
-                )
-            )
-            if len(got["ids"]) > ROWS_AT:
-                with self._guard:
-                    self._large.add(ns)
-                got = None
-        if got is None:
-            got = read_again(
-                lambda: place.col.get(where=place.where(None), limit=self._own_at + 1, include=["embeddings"])
-            )
-            if len(got["ids"]) > self._own_at:
-                return None
-        metas = got.get("metadatas")
-        entry = Kept(
-            list(got["ids"]),
-            np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), self._dimension),
-            [dict(m or {}) for m in metas] if metas is not None else None,
-        )
-        if self._compactable:
-            self._vector_cache.put(ns, entry, writes)
-        return entry
-
-    def _stale(self, namespace: str) -> None:
-        """Drop the in-memory vectors of ``namespace`` (it was written to)."""
-        self._vector_cache.stale(namespace)
 
     @shared
     def query(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,12 +25,12 @@ class Kept:
     ids: list[str]
     matrix: np.ndarray
     metas: list[dict[str, Any]] | None = None
-    nbytes: int = field(default=0, init=False)
 
-    def __post_init__(self) -> None:
-        self.nbytes = self.matrix.nbytes + 64 * len(self.ids)
-        if self.metas is not None:
-            self.nbytes += sum(_meta_bytes(m) for m in self.metas)
+    @property
+    def nbytes(self) -> int:
+        """About what it costs in memory (counted when it is kept, not for each read of it)."""
+        size = self.matrix.nbytes + 64 * len(self.ids)
+        return size + (sum(_meta_bytes(m) for m in self.metas) if self.metas is not None else 0)
 
 
 def _meta_bytes(meta: Mapping[str, Any]) -> int:
@@ -49,6 +49,8 @@ class VectorCache:
     def __init__(self, budget: int) -> None:
         self._budget = budget
         self._kept: OrderedDict[str, Kept] = OrderedDict()
+        #: what each kept namespace was counted as when kept (``Kept.nbytes`` then)
+        self._sizes: dict[str, int] = {}
         self._bytes = 0
         self._writes: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -67,22 +69,22 @@ class VectorCache:
         with self._lock:
             if self._writes.get(namespace, 0) != writes:
                 return
-            replaced = self._kept.pop(namespace, None)
-            if replaced is not None:
-                self._bytes -= replaced.nbytes
+            self._drop(namespace)
             self._kept[namespace] = kept
-            self._bytes += kept.nbytes
+            self._sizes[namespace] = kept.nbytes
+            self._bytes += self._sizes[namespace]
             while self._bytes > self._budget and self._kept:
-                _, dropped = self._kept.popitem(last=False)
-                self._bytes -= dropped.nbytes
+                self._drop(next(iter(self._kept)))
+
+    def _drop(self, namespace: str) -> None:
+        if self._kept.pop(namespace, None) is not None:
+            self._bytes -= self._sizes.pop(namespace)
 
     def stale(self, namespace: str) -> None:
         """The namespace was written to: drop what is kept of it, and any read under way."""
         with self._lock:
             self._writes[namespace] = self._writes.get(namespace, 0) + 1
-            dropped = self._kept.pop(namespace, None)
-            if dropped is not None:
-                self._bytes -= dropped.nbytes
+            self._drop(namespace)
 
     def patch(self, namespace: str, ids: Sequence[str], changes: Sequence[Mapping[str, Any]]) -> None:
         """Records of the namespace had ``changes`` merged into their metadata (a None
@@ -107,4 +109,5 @@ class VectorCache:
             for namespace in self._kept:
                 self._writes[namespace] = self._writes.get(namespace, 0) + 1
             self._kept.clear()
+            self._sizes.clear()
             self._bytes = 0
