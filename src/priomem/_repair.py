@@ -101,28 +101,9 @@ def check_namespace(
     """Probe ``namespace``; repair it if damaged and ``repair`` (embedded stores only).
     ``repair`` also deletes its spill records that no memory names (``_spill``), once
     Chroma can read it."""
-    found = _check(store, namespace, repair=repair, embed=embed, dimension=dimension)
-    if repair and found.status != "damaged":
-        swept = store.sweep_spills(namespace)
-        if swept:
-            log.warning(
-                "namespace %r: deleted %d spill records no memory named (left by a write killed "
-                "mid-way)", namespace, swept,
-            )  # fmt: skip
-    return found
-
-
-def _check(
-    store: ChromaStore,
-    namespace: str,
-    *,
-    repair: bool,
-    embed: Callable[[Sequence[str]], np.ndarray],
-    dimension: int,
-) -> NamespaceCheck:
     error = store.probe(namespace)
     if error is None:
-        return NamespaceCheck(namespace, "ok")
+        return _swept(store, NamespaceCheck(namespace, "ok"), repair)
     if not repair or not store.can_salvage(namespace):
         if repair and store.is_shared(namespace):
             error += (
@@ -155,4 +136,20 @@ def _check(
     after = store.probe(namespace)
     if after is not None:
         return NamespaceCheck(namespace, "damaged", error=f"still unreadable after repair: {after}")
-    return NamespaceCheck(namespace, "repaired", recovered=len(kept), reembedded=len(missing), lost=lost)
+    return _swept(
+        store,
+        NamespaceCheck(namespace, "repaired", recovered=len(kept), reembedded=len(missing), lost=lost),
+        repair,
+    )
+
+
+def _swept(store: ChromaStore, found: NamespaceCheck, repair: bool) -> NamespaceCheck:
+    """``found``, once a repair deleted the namespace's spill records no memory names."""
+    swept = store.sweep_spills(found.namespace) if repair else 0
+    if swept:
+        log.warning(
+            "namespace %r: deleted %d spill records no memory named (left by a write killed mid-way)",
+            found.namespace,
+            swept,
+        )
+    return found
